@@ -1,0 +1,2 @@
+#include <cstdio>
+int main() { std::puts("offload " OFFLOAD_VERSION); return 0; }
