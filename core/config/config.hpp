@@ -22,6 +22,7 @@ struct OffloadSection {
   std::optional<std::string> sandbox_init_cmd;
   std::optional<std::string> post_patch_cmd;
   int max_parallel_collection = 0;              ///< 0: number of CPUs
+  bool impatiently_requeue_batches = true;      ///< the original's hedging switch; accepted for compatibility
 };
 
 struct CopyDir {
@@ -106,6 +107,7 @@ struct Config {
   std::vector<GroupSection> groups;             ///< in file order
   ReportSection report;
   std::optional<HistorySection> history;
+  std::vector<std::string> checkpoint_build_inputs; ///< [checkpoint] build_inputs (the original's; accepted, unused)
   std::vector<std::string> warnings;            ///< "offload.toml:3: unknown key 'foo.bar' (ignored)"
 };
 
@@ -115,7 +117,8 @@ struct ConfigError {
   int line = 0;
   std::string field;
   std::string message;
-  std::string str() const; ///< "file:line: field: message"
+  int column = 0;                               ///< set for TOML syntax errors only
+  std::string str() const; ///< "file:line: field: message" ("file:line:col: message" for syntax errors)
 };
 
 struct ConfigResult {
