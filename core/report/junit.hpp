@@ -15,6 +15,20 @@
 
 namespace offload {
 
+/// A retried attempt recorded inside a testcase (Surefire/nextest style):
+/// <flakyFailure>/<flakyError> on a test that finally passed,
+/// <rerunFailure>/<rerunError> on one that finally failed. These never change
+/// the testcase's own status.
+struct JunitRetry {
+  std::string kind; ///< element name: flakyFailure, flakyError, rerunFailure, rerunError
+  std::string message;
+  std::string type;
+  std::string text; ///< element text, or its <stackTrace> child
+  std::string system_out;
+  std::string system_err;
+  bool flaky() const { return kind.rfind("flaky", 0) == 0; }
+};
+
 struct JunitCase {
   std::string name;
   std::string classname;
@@ -27,6 +41,7 @@ struct JunitCase {
   std::string system_out;
   std::string system_err;
   std::vector<std::pair<std::string, std::string>> properties; ///< <properties><property name= value=/>
+  std::vector<JunitRetry> retries; ///< flakyFailure/rerunFailure/... children, in document order
 };
 
 struct JunitParse {
@@ -44,7 +59,7 @@ std::string format_test_id(std::string_view format, const JunitCase& c);
 struct JunitWriteOptions {
   std::string suite_name = "offload";
   double total_secs = 0;
-  size_t max_output_bytes = 1 << 20; ///< per system-out/err/text field; longer output is cut with a "[... N bytes truncated by offload ...]" marker
+  size_t max_output_bytes = 1 << 20; ///< per system-out/err/text field; longer output is cut with a "[... N bytes truncated by offload ...]" marker; 0 = no limit
 };
 
 /// Write the merged report atomically (temp file + rename). Returns an error message or empty.
@@ -54,7 +69,14 @@ std::string write_junit(const std::string& path, const std::vector<TestResult>& 
 std::string render_junit(const std::vector<TestResult>& results, const JunitWriteOptions& opts);
 
 /// Make arbitrary bytes safe for XML 1.0 text: invalid UTF-8 becomes U+FFFD,
-/// control characters other than \t \n \r become "\\xNN" text.
+/// control characters other than \t \n \r become "\\xNN" text (lowercase hex),
+/// and the non-characters U+FFFE/U+FFFF become U+FFFD. No markup escaping.
 std::string xml_safe(std::string_view bytes);
+
+/// xml_safe(), cut when the safe text exceeds max_bytes: whole characters from
+/// the head and the tail (max_bytes in total) around a
+/// "\n[... N bytes truncated by offload ...]\n" marker, N counting the input
+/// bytes dropped. Costs O(max_bytes) however long the input. 0 = no limit.
+std::string xml_safe_truncated(std::string_view bytes, size_t max_bytes);
 
 } // namespace offload
