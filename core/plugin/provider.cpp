@@ -1,0 +1,167 @@
+#include "plugin/provider.hpp"
+
+#include <atomic>
+#include <mutex>
+
+#include <spdlog/spdlog.h>
+
+#include "plugin/library.hpp"
+#include "process/event_loop.hpp"
+
+namespace offload {
+
+/// One operation's completion context. It lives until the instance is
+/// destroyed, so a plugin that completes twice reaches a live object and is
+/// reported instead of corrupting memory.
+struct ProviderInstance::Pending {
+  EventLoop* loop = nullptr;
+  std::string what;
+  std::string plugin;
+  std::atomic<bool> fired{false};
+  std::shared_ptr<std::vector<std::string>> misbehaviour;
+  std::shared_ptr<std::mutex> mu;
+  ProviderInstance::StatusCb status_cb;
+  ProviderInstance::PrepareCb prepare_cb;
+  ProviderInstance::CreateCb create_cb;
+  ProviderInstance::ExecCb exec_cb;
+
+  /// True the first time; records a contract violation afterwards.
+  bool claim() {
+    if (!fired.exchange(true)) return true;
+    std::string msg = "plugin " + plugin + " misbehaved: completed '" + what + "' more than once (ignored)";
+    spdlog::warn("{}", msg);
+    std::lock_guard<std::mutex> lock(*mu);
+    misbehaviour->push_back(msg);
+    return false;
+  }
+};
+
+namespace {
+std::string s(const char* p) { return p ? std::string(p) : std::string(); }
+} // namespace
+
+ProviderInstance::ProviderInstance(std::shared_ptr<LoadedLibrary> lib, offload_provider* p, std::string name, EventLoop& loop)
+    : m_lib(std::move(lib)), m_p(p), m_name(std::move(name)), m_loop(loop),
+      m_misbehaviour(std::make_shared<std::vector<std::string>>()) {}
+
+ProviderInstance::~ProviderInstance() {
+  if (m_p && m_p->destroy) m_p->destroy(m_p);
+}
+
+namespace {
+std::shared_ptr<std::mutex> g_mu = std::make_shared<std::mutex>();
+}
+
+#define OFFLOAD_NEW_PENDING(WHAT)                         \
+  auto pending = std::make_shared<Pending>();             \
+  pending->loop = &m_loop;                                \
+  pending->what = WHAT;                                   \
+  pending->plugin = m_name;                               \
+  pending->misbehaviour = m_misbehaviour;                 \
+  pending->mu = g_mu;                                     \
+  m_pending.push_back(pending)
+
+offload_op_id ProviderInstance::prepare(bool no_cache, const std::vector<std::string>& copy_dirs, PrepareCb done) {
+  if (!m_p->prepare) {
+    m_loop.post([done = std::move(done)] { done(OFFLOAD_OK, "", ""); });
+    return 0;
+  }
+  OFFLOAD_NEW_PENDING("prepare");
+  pending->prepare_cb = std::move(done);
+  std::vector<const char*> dirs;
+  for (auto& d : copy_dirs) dirs.push_back(d.c_str());
+  offload_prepare_request req{sizeof req, no_cache ? 1 : 0, dirs.data(), dirs.size()};
+  offload_prepare_done cb{sizeof cb, pending.get(), [](void* ctx, offload_status st, const char* image, const char* msg) {
+                            auto* p = static_cast<Pending*>(ctx);
+                            if (!p->claim()) return;
+                            p->loop->post([p, st, i = s(image), m = s(msg)] { p->prepare_cb(st, i, m); });
+                          }};
+  return m_p->prepare(m_p, &req, &cb);
+}
+
+offload_op_id ProviderInstance::create(unsigned index, const std::string& image_id,
+                                       const std::vector<std::pair<std::string, std::string>>& env, CreateCb done) {
+  OFFLOAD_NEW_PENDING("create sandbox " + std::to_string(index));
+  pending->create_cb = std::move(done);
+  std::vector<offload_env_var> e;
+  for (auto& kv : env) e.push_back({kv.first.c_str(), kv.second.c_str()});
+  offload_sandbox_spec spec{sizeof spec, index, image_id.empty() ? nullptr : image_id.c_str(), e.data(), e.size()};
+  offload_create_done cb{sizeof cb, pending.get(),
+                         [](void* ctx, offload_status st, offload_sandbox* sb, const char* id, const char* msg) {
+                           auto* p = static_cast<Pending*>(ctx);
+                           if (!p->claim()) return;
+                           p->loop->post([p, st, sb, i = s(id), m = s(msg)] { p->create_cb(st, sb, i, m); });
+                         }};
+  return m_p->create_sandbox(m_p, &spec, &cb);
+}
+
+offload_op_id ProviderInstance::exec(offload_sandbox* sb, const CommandSpec& cmd, const std::string& stdout_path,
+                                     const std::string& stderr_path, uint64_t timeout_ms, ExecCb done) {
+  OFFLOAD_NEW_PENDING("exec");
+  pending->exec_cb = std::move(done);
+  std::vector<const char*> argv;
+  for (auto& a : cmd.argv) argv.push_back(a.c_str());
+  std::vector<offload_env_var> env;
+  for (auto& kv : cmd.env) env.push_back({kv.first.c_str(), kv.second.c_str()});
+  offload_command c{sizeof c, argv.data(), argv.size(), env.data(), env.size(), cmd.cwd.empty() ? nullptr : cmd.cwd.c_str()};
+  offload_exec_request req{sizeof req, &c, stdout_path.c_str(), stderr_path.c_str(), timeout_ms};
+  offload_exec_done cb{sizeof cb, pending.get(),
+                       [](void* ctx, offload_status st, const offload_exec_result* r, const char* msg) {
+                         auto* p = static_cast<Pending*>(ctx);
+                         if (!p->claim()) return;
+                         ExecOutcome o;
+                         o.status = st;
+                         o.message = s(msg);
+                         if (r) {
+                           o.exit_code = r->exit_code;
+                           o.term_signal = r->term_signal;
+                           o.timed_out = r->timed_out != 0;
+                           o.duration_ms = r->duration_ms;
+                         } else if (st == OFFLOAD_OK) {
+                           o.status = OFFLOAD_E_PLUGIN;
+                           o.message = "plugin " + p->plugin + " misbehaved: exec completed OK without a result";
+                         }
+                         p->loop->post([p, o = std::move(o)] { p->exec_cb(o); });
+                       }};
+  return m_p->exec(m_p, sb, &req, &cb);
+}
+
+offload_op_id ProviderInstance::download(offload_sandbox* sb,
+                                         const std::vector<std::pair<std::string, std::string>>& remote_local,
+                                         StatusCb done) {
+  OFFLOAD_NEW_PENDING("download");
+  pending->status_cb = std::move(done);
+  std::vector<offload_path_pair> pairs;
+  for (auto& rl : remote_local) pairs.push_back({rl.first.c_str(), rl.second.c_str()});
+  offload_download_request req{sizeof req, pairs.data(), pairs.size()};
+  offload_status_done cb{sizeof cb, pending.get(), [](void* ctx, offload_status st, const char* msg) {
+                           auto* p = static_cast<Pending*>(ctx);
+                           if (!p->claim()) return;
+                           p->loop->post([p, st, m = s(msg)] { p->status_cb(st, m); });
+                         }};
+  return m_p->download(m_p, sb, &req, &cb);
+}
+
+offload_op_id ProviderInstance::destroy(offload_sandbox* sb, StatusCb done) {
+  OFFLOAD_NEW_PENDING("destroy sandbox");
+  pending->status_cb = std::move(done);
+  offload_status_done cb{sizeof cb, pending.get(), [](void* ctx, offload_status st, const char* msg) {
+                           auto* p = static_cast<Pending*>(ctx);
+                           if (!p->claim()) return;
+                           p->loop->post([p, st, m = s(msg)] { p->status_cb(st, m); });
+                         }};
+  return m_p->destroy_sandbox(m_p, sb, &cb);
+}
+
+void ProviderInstance::cancel(offload_op_id op) {
+  if (m_p->cancel && op) m_p->cancel(m_p, op);
+}
+
+std::string ProviderInstance::project_dir() const { return m_p->project_dir ? s(m_p->project_dir(m_p)) : std::string(); }
+
+std::vector<std::string> ProviderInstance::misbehaviour() const {
+  std::lock_guard<std::mutex> lock(*g_mu);
+  return *m_misbehaviour;
+}
+
+} // namespace offload

@@ -1,0 +1,687 @@
+#include "run/executor.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <deque>
+#include <filesystem>
+#include <map>
+#include <set>
+
+#include <spdlog/spdlog.h>
+
+#include "plugin/provider.hpp"
+#include "process/event_loop.hpp"
+#include "run/scheduler.hpp"
+#include "run/trace.hpp"
+#include "util/fs.hpp"
+
+namespace offload {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+struct TestState {
+  ExecTest test;
+  std::vector<Attempt> attempts;
+  int failures = 0;          ///< failed or errored attempts
+  int not_run = 0;           ///< attempts that produced no result
+  int retries_scheduled = 0; ///< extra attempts queued after failures
+  int in_flight = 0;         ///< queued or running copies
+  bool decided = false;
+  Outcome outcome = Outcome::NotRun;
+  std::string cause;
+  std::string name, classname;
+};
+
+struct BatchState {
+  size_t id = 0;             ///< position in m_batches
+  std::vector<size_t> tests;
+  bool retry = false;
+  bool running = false;
+  bool finished = false;
+  bool cancel_requested = false;
+  int log_index = -1;        ///< N of logs/batch-N.*, assigned when it starts
+  size_t sandbox = 0;
+  offload_op_id op = 0;
+  uint64_t watchdog = 0;
+  double start_secs = 0;
+  int64_t start_us = 0;
+};
+
+struct SandboxState {
+  size_t index = 0;
+  offload_sandbox* handle = nullptr;
+  std::string id;
+  bool ready = false;
+  bool busy = false;
+  bool dead = false;
+  bool destroying = false;
+  bool destroyed = false;
+  Clock::time_point created;
+};
+
+std::string describe_exec(const ExecOutcome& e) {
+  if (e.timed_out) return "timed out";
+  if (e.term_signal) return "killed by signal " + std::to_string(e.term_signal);
+  return "exit code " + std::to_string(e.exit_code);
+}
+
+} // namespace
+
+struct Executor::State {
+  EventLoop& loop;
+  ProviderInstance& provider;
+  FrameworkInstance& framework;
+  ExecOptions opts;
+  ExecObserver obs;
+  Trace* trace;
+
+  std::vector<TestState> tests;
+  std::vector<BatchState> batches;
+  std::deque<size_t> queue;        ///< batch ids waiting
+  std::vector<SandboxState> sandboxes;
+  size_t undecided = 0;
+  int next_log_index = 0;
+  size_t creating = 0;
+  bool stopping = false;           ///< no new batches start
+  bool finishing = false;
+  bool done_called = false;
+  bool interrupted = false;
+  int signal = 0;
+  std::string interrupt_reason;
+  Clock::time_point t0 = Clock::now();
+  std::function<void(ExecSummary)> done;
+  std::vector<std::string> warnings;
+  std::string project_dir;
+
+  State(EventLoop& l, ProviderInstance& p, FrameworkInstance& f, ExecOptions o, ExecObserver ob, Trace* t)
+      : loop(l), provider(p), framework(f), opts(std::move(o)), obs(std::move(ob)), trace(t) {}
+
+  double now() const { return std::chrono::duration<double>(Clock::now() - t0).count(); }
+
+  void warn(const std::string& w) {
+    spdlog::warn("{}", w);
+    warnings.push_back(w);
+    if (obs.warning) obs.warning(w);
+  }
+
+  // ---- planning -----------------------------------------------------------
+
+  size_t add_batch(std::vector<size_t> ids, bool retry, bool front) {
+    BatchState b;
+    b.id = batches.size();
+    b.tests = std::move(ids);
+    b.retry = retry;
+    for (auto t : b.tests) tests[t].in_flight++;
+    batches.push_back(std::move(b));
+    if (front) {
+      queue.push_front(batches.back().id);
+    } else {
+      queue.push_back(batches.back().id);
+    }
+    return batches.back().id;
+  }
+
+  void plan(std::vector<ExecTest> input) {
+    std::vector<PlannedTest> planned;
+    for (size_t i = 0; i < input.size(); ++i) {
+      TestState ts;
+      ts.test = std::move(input[i]);
+      planned.push_back({i, ts.test.expected_secs, ts.test.id.size() + 3, ts.test.individual});
+      tests.push_back(std::move(ts));
+    }
+    undecided = tests.size();
+    PlanOptions po;
+    po.parallelism = opts.max_parallel;
+    po.batch_overhead_secs = opts.batch_overhead_secs;
+    for (auto& b : plan_batches(planned, po)) {
+      add_batch(b.tests, false, false);
+    }
+  }
+
+  // ---- sandboxes ----------------------------------------------------------
+
+  void create_sandboxes() {
+    size_t want = std::min(static_cast<size_t>(std::max(1, opts.max_parallel)), queue.size());
+    sandboxes.resize(want);
+    creating = want;
+    for (size_t i = 0; i < want; ++i) {
+      sandboxes[i].index = i;
+      int64_t start_us = trace ? trace->now_us() : 0;
+      provider.create(static_cast<unsigned>(i), opts.image_id, opts.sandbox_env,
+                      [this, i, start_us](offload_status st, offload_sandbox* sb, std::string id, std::string msg) {
+                        on_created(i, st, sb, std::move(id), std::move(msg), start_us);
+                      });
+    }
+  }
+
+  void on_created(size_t i, offload_status st, offload_sandbox* sb, std::string id, std::string msg, int64_t start_us) {
+    --creating;
+    auto& s = sandboxes[i];
+    if (st != OFFLOAD_OK || !sb) {
+      s.dead = true;
+      s.destroyed = true;
+      warn("sandbox " + std::to_string(i) + " could not be created: " + (msg.empty() ? "status " + std::to_string(st) : msg) +
+           " (continuing with the others)");
+      maybe_finish();
+      return;
+    }
+    s.handle = sb;
+    s.id = id.empty() ? "sandbox-" + std::to_string(i) : id;
+    s.ready = true;
+    s.created = Clock::now();
+    if (trace && trace->enabled()) {
+      trace->name_process(static_cast<int>(i) + 1, "Sandbox " + s.id);
+      trace->name_thread(static_cast<int>(i) + 1, 0, "API");
+      trace->name_thread(static_cast<int>(i) + 1, 1, "Exec");
+      trace->span("create_sandbox", "sandbox", static_cast<int>(i) + 1, 0, start_us, trace->now_us() - start_us);
+    }
+    if (stopping) {
+      maybe_finish();
+      return;
+    }
+    pull(i);
+  }
+
+  // ---- the queue ----------------------------------------------------------
+
+  /// Give sandbox i its next batch, skipping tests that were decided meanwhile.
+  void pull(size_t i) {
+    auto& s = sandboxes[i];
+    if (s.busy || s.dead || !s.ready) return;
+    while (!stopping && !queue.empty()) {
+      size_t bid = queue.front();
+      queue.pop_front();
+      auto& b = batches[bid];
+      std::vector<size_t> live;
+      for (auto t : b.tests) {
+        if (tests[t].decided) {
+          tests[t].in_flight--;
+        } else {
+          live.push_back(t);
+        }
+      }
+      b.tests = std::move(live);
+      if (b.tests.empty()) {
+        b.finished = true;
+        continue;
+      }
+      run_batch(i, bid);
+      return;
+    }
+    maybe_finish();
+  }
+
+  std::string log_path(const BatchState& b, const std::string& stream, const std::string& outcome) const {
+    return opts.output_dir + "/logs/batch-" + std::to_string(b.log_index) + "." + stream + "." + outcome;
+  }
+
+  std::string remote_result_path(const BatchState& b) const {
+    return "/tmp/offload-" + opts.run_id + "-batch-" + std::to_string(b.log_index) + ".result";
+  }
+
+  std::string local_result_path(const BatchState& b) const {
+    return opts.output_dir + "/results/batch-" + std::to_string(b.log_index) + ".result";
+  }
+
+  void run_batch(size_t si, size_t bid) {
+    auto& s = sandboxes[si];
+    auto& b = batches[bid];
+    s.busy = true;
+    b.running = true;
+    b.sandbox = si;
+    b.log_index = next_log_index++;
+    b.start_secs = now();
+    b.start_us = trace ? trace->now_us() : 0;
+    std::vector<std::string> ids;
+    for (auto t : b.tests) ids.push_back(tests[t].test.id);
+    if (obs.batch_started) obs.batch_started(static_cast<size_t>(b.log_index), s.id, ids.size());
+    CommandSpec cmd;
+    auto e = framework.run_command(ids, remote_result_path(b), opts.fail_fast, static_cast<unsigned>(b.log_index),
+                                   provider.project_dir(), &cmd);
+    if (!e.empty()) {
+      loop.post([this, bid, e] {
+        ExecOutcome o;
+        o.status = OFFLOAD_E_PLUGIN;
+        o.message = "could not build the batch command: " + e;
+        on_exec_done(bid, o);
+      });
+      return;
+    }
+    spdlog::debug("batch {} on {}: {}", b.log_index, s.id, cmd.argv.empty() ? "" : cmd.argv.back().substr(0, 300));
+    b.op = provider.exec(s.handle, cmd, log_path(b, "stdout", "running"), log_path(b, "stderr", "running"),
+                         opts.timeout_ms, [this, bid](ExecOutcome o) { on_exec_done(bid, std::move(o)); });
+    if (opts.timeout_ms > 0) {
+      // Watchdog for a provider that never completes: the provider enforces
+      // the timeout itself; this only catches a plugin that breaks its contract.
+      b.watchdog = loop.add_timer(std::chrono::milliseconds(opts.timeout_ms + 60000), [this, bid] {
+        auto& bb = batches[bid];
+        bb.watchdog = 0;
+        if (!bb.running) return;
+        warn("plugin " + provider.plugin_name() + " misbehaved: exec of batch " + std::to_string(bb.log_index) +
+             " did not complete 60s after its timeout; giving up on its sandbox");
+        sandboxes[bb.sandbox].dead = true;
+        ExecOutcome o;
+        o.status = OFFLOAD_E_PLUGIN;
+        o.message = "provider never completed the batch";
+        o.timed_out = true;
+        on_exec_done(bid, o, true);
+      });
+    }
+  }
+
+  void on_exec_done(size_t bid, ExecOutcome o, bool from_watchdog = false) {
+    auto& b = batches[bid];
+    if (!b.running) return; // late completion after the watchdog gave up
+    if (b.watchdog && !from_watchdog) {
+      loop.cancel_timer(b.watchdog);
+      b.watchdog = 0;
+    }
+    if (trace && trace->enabled()) {
+      trace->span("exec_batch", "sandbox", static_cast<int>(b.sandbox) + 1, 1, b.start_us, trace->now_us() - b.start_us,
+                  "{\"batch\":" + std::to_string(b.log_index) + ",\"tests\":" + std::to_string(b.tests.size()) + "}");
+    }
+    auto& s = sandboxes[b.sandbox];
+    if (o.status != OFFLOAD_OK || b.cancel_requested || s.dead) {
+      finish_batch(bid, o, false, {});
+      return;
+    }
+    // Fetch the result file, then parse.
+    std::string local = local_result_path(b);
+    std::error_code ec;
+    fs::remove(local, ec);
+    int64_t dl_start = trace ? trace->now_us() : 0;
+    provider.download(s.handle, {{remote_result_path(b), local}},
+                      [this, bid, o, local, dl_start](offload_status st, std::string msg) {
+                        auto& bb = batches[bid];
+                        if (trace && trace->enabled()) {
+                          trace->span("download_results", "sandbox", static_cast<int>(bb.sandbox) + 1, 0, dl_start,
+                                      trace->now_us() - dl_start);
+                        }
+                        if (st != OFFLOAD_OK) {
+                          warn("batch " + std::to_string(bb.log_index) + ": downloading the result file failed: " + msg);
+                        }
+                        std::string err;
+                        auto data = read_file(local, &err);
+                        // The local provider's sandbox is this machine: remove our temp file.
+                        std::error_code ec2;
+                        if (fs::exists(remote_result_path(bb), ec2) && remote_result_path(bb) != local) {
+                          fs::remove(remote_result_path(bb), ec2);
+                        }
+                        finish_batch(bid, o, data.has_value(), data.value_or(""));
+                      });
+  }
+
+  /// Turn a finished (or failed) batch into attempts and decisions.
+  void finish_batch(size_t bid, const ExecOutcome& o, bool result_present, const std::string& result) {
+    auto& b = batches[bid];
+    b.running = false;
+    b.finished = true;
+    auto& s = sandboxes[b.sandbox];
+    s.busy = false;
+    for (auto t : b.tests) tests[t].in_flight--;
+
+    std::string outcome;
+    bool infra_error = o.status != OFFLOAD_OK && o.status != OFFLOAD_E_CANCELLED;
+    bool cancelled = b.cancel_requested || o.status == OFFLOAD_E_CANCELLED;
+
+    std::map<std::string, ReportedResult> by_id;
+    std::string parse_error;
+    if (!cancelled && !infra_error) {
+      std::vector<std::string> ids;
+      for (auto t : b.tests) ids.push_back(tests[t].test.id);
+      RunOutputView view;
+      view.ids = &ids;
+      view.exit_code = o.exit_code;
+      view.term_signal = o.term_signal;
+      view.timed_out = o.timed_out;
+      view.result_present = result_present;
+      view.result = result;
+      view.stdout_path = log_path(b, "stdout", "running");
+      view.stderr_path = log_path(b, "stderr", "running");
+      view.project_dir = provider.project_dir();
+      std::vector<ReportedResult> reported;
+      parse_error = framework.parse_results(view, &reported);
+      std::set<std::string> in_batch(ids.begin(), ids.end());
+      for (auto& r : reported) {
+        if (!in_batch.count(r.id)) {
+          warn("batch " + std::to_string(b.log_index) + " reported a result for a test it was not asked to run: " + r.id +
+               " (test-set mismatch between discovery and the sandbox?)");
+          continue;
+        }
+        auto it = by_id.find(r.id);
+        if (it == by_id.end()) {
+          by_id.emplace(r.id, std::move(r));
+        } else if (r.status == AttemptStatus::Failed || r.status == AttemptStatus::Error) {
+          it->second = std::move(r); // a failure among duplicates wins
+        }
+      }
+      if (!parse_error.empty()) {
+        warn("batch " + std::to_string(b.log_index) + ": " + parse_error);
+      }
+    }
+
+    // Why tests without a result have none.
+    std::string missing_cause;
+    bool rerun_missing = true;
+    if (cancelled) {
+      missing_cause = interrupted ? interrupt_reason : "cancelled";
+      rerun_missing = false;
+    } else if (infra_error) {
+      missing_cause = "sandbox " + s.id + " could not run the batch: " + o.message;
+    } else if (o.timed_out) {
+      missing_cause = "batch " + std::to_string(b.log_index) + " timed out after " +
+                      std::to_string(opts.timeout_ms / 1000) + "s before this test reported";
+    } else if (o.term_signal) {
+      missing_cause = "batch " + std::to_string(b.log_index) + " crashed (killed by signal " +
+                      std::to_string(o.term_signal) + ") before this test reported";
+    } else if (!parse_error.empty()) {
+      missing_cause = "result file of batch " + std::to_string(b.log_index) + " unusable: " + parse_error;
+    } else if (!result_present && by_id.empty()) {
+      missing_cause = "result file missing (batch " + std::to_string(b.log_index) + " " + describe_exec(o) + ")";
+    } else {
+      missing_cause = "no result for this test ID in batch " + std::to_string(b.log_index) +
+                      "'s results (does test_id_format match the runner's JUnit names?)";
+      rerun_missing = false;
+    }
+
+    bool any_failed = false;
+    std::vector<size_t> need_retry;
+    std::vector<size_t> need_rerun;
+    for (auto t : b.tests) {
+      auto& ts = tests[t];
+      Attempt a;
+      a.batch = b.log_index;
+      a.sandbox = s.id;
+      a.start_secs = b.start_secs;
+      auto it = by_id.find(ts.test.id);
+      if (it != by_id.end()) {
+        auto& r = it->second;
+        a.status = r.status;
+        a.duration_secs = r.duration_secs;
+        a.message = r.message;
+        a.type = r.type;
+        a.text = r.text;
+        a.system_out = r.system_out;
+        a.system_err = r.system_err;
+        if (ts.name.empty()) {
+          ts.name = r.name;
+          ts.classname = r.classname;
+        }
+      } else if (b.tests.size() == 1 && !cancelled && !infra_error && (o.timed_out || o.term_signal)) {
+        // The only test of the batch: we know who hung or crashed.
+        a.status = AttemptStatus::Failed;
+        a.type = o.timed_out ? "offload.Timeout" : "offload.Crash";
+        a.message = o.timed_out ? "timed out after " + std::to_string(opts.timeout_ms / 1000) + "s"
+                                : "crashed (killed by signal " + std::to_string(o.term_signal) + ")";
+        a.duration_secs = now() - b.start_secs;
+      } else {
+        a.status = AttemptStatus::NotRun;
+        a.cause = missing_cause;
+      }
+      if (ts.decided) {
+        // A redundant copy: keep the attempt for the record only.
+        ts.attempts.push_back(std::move(a));
+        continue;
+      }
+      ts.attempts.push_back(a);
+      switch (a.status) {
+      case AttemptStatus::Passed:
+        decide(t, ts.failures > 0 ? Outcome::Flaky : Outcome::Passed,
+               ts.failures > 0 ? "passed on attempt " + std::to_string(ts.attempts.size()) + " after " +
+                                     std::to_string(ts.failures) + " failure(s)"
+                               : "passed");
+        break;
+      case AttemptStatus::Skipped:
+        decide(t, Outcome::Skipped, a.message.empty() ? "skipped" : "skipped: " + a.message);
+        break;
+      case AttemptStatus::Failed:
+      case AttemptStatus::Error:
+        any_failed = true;
+        ts.failures++;
+        if (ts.failures + ts.in_flight <= ts.test.retry_count && ts.retries_scheduled < ts.test.retry_count) {
+          need_retry.push_back(t);
+        } else if (ts.in_flight == 0 && ts.failures >= ts.test.retry_count + 1) {
+          decide(t, Outcome::Failed,
+                 ts.failures == 1 ? "failed" : "failed on all " + std::to_string(ts.failures) + " attempts");
+        } else if (ts.in_flight == 0) {
+          decide(t, Outcome::Failed, "failed (" + std::to_string(ts.failures) + " attempts)");
+        }
+        break;
+      case AttemptStatus::NotRun:
+        ts.not_run++;
+        if (rerun_missing && !stopping && ts.not_run <= opts.max_not_run_reruns) {
+          need_rerun.push_back(t);
+        } else if (ts.in_flight == 0) {
+          if (ts.failures > 0) {
+            decide(t, Outcome::Failed, "failed; a later attempt did not run: " + a.cause);
+          } else {
+            decide(t, Outcome::NotRun, a.cause);
+          }
+        }
+        break;
+      }
+    }
+
+    // Parallel retries: all of a test's remaining attempts at once, each in
+    // its own batch so they land on different sandboxes. Front of the queue.
+    if (!need_retry.empty() && !stopping) {
+      int copies = 0;
+      for (auto t : need_retry) copies = std::max(copies, tests[t].test.retry_count - tests[t].retries_scheduled);
+      for (int k = 0; k < copies; ++k) {
+        std::vector<size_t> ids;
+        for (auto t : need_retry) {
+          if (tests[t].retries_scheduled < tests[t].test.retry_count) {
+            ids.push_back(t);
+            tests[t].retries_scheduled++;
+          }
+        }
+        if (!ids.empty()) add_batch(std::move(ids), true, true);
+      }
+    } else if (!need_retry.empty()) {
+      for (auto t : need_retry) decide(t, Outcome::Failed, "failed (run stopped before its retries)");
+    }
+    // Tests a crashed/timed-out batch never reached: run again, split so a
+    // hanging test ends up alone (and is then identified).
+    if (!need_rerun.empty()) {
+      size_t parts = need_rerun.size() <= static_cast<size_t>(std::max(1, opts.max_parallel)) * 2 ? need_rerun.size() : 2;
+      size_t per = (need_rerun.size() + parts - 1) / parts;
+      for (size_t i = 0; i < need_rerun.size(); i += per) {
+        std::vector<size_t> ids(need_rerun.begin() + static_cast<long>(i),
+                                need_rerun.begin() + static_cast<long>(std::min(need_rerun.size(), i + per)));
+        add_batch(std::move(ids), true, true);
+      }
+    }
+
+    outcome = cancelled ? "cancelled" : infra_error ? "error" : any_failed || o.exit_code != 0 || o.term_signal || o.timed_out ? "failure" : "success";
+    if (!any_failed && !cancelled && !infra_error && by_id.empty() && !b.tests.empty()) outcome = "error";
+    for (const char* stream : {"stdout", "stderr"}) {
+      std::error_code ec;
+      auto from = log_path(b, stream, "running");
+      if (fs::exists(from, ec)) {
+        fs::rename(from, log_path(b, stream, outcome), ec);
+      } else {
+        // Always leave a log file per stream, even if the provider wrote none.
+        write_file_atomic(log_path(b, stream, outcome), "");
+      }
+    }
+    if (obs.batch_finished) obs.batch_finished(static_cast<size_t>(b.log_index), outcome);
+
+    if (infra_error && !s.dead && o.status != OFFLOAD_E_TRANSIENT) {
+      // A sandbox that cannot run a command is not trusted with more work.
+      s.dead = true;
+      warn("sandbox " + s.id + " removed from the pool after an error: " + o.message);
+      destroy_sandbox(b.sandbox);
+    }
+    if (opts.fail_fast && any_failed) {
+      bool real_failure = false;
+      for (auto t : b.tests) real_failure = real_failure || (tests[t].decided && tests[t].outcome == Outcome::Failed);
+      if (real_failure) stop_all("not run: --fail-fast stopped the run after a failure");
+    }
+    if (!s.dead) pull(b.sandbox);
+    // Other idle sandboxes may now have work (retries).
+    for (size_t i = 0; i < sandboxes.size(); ++i) {
+      if (!sandboxes[i].busy && sandboxes[i].ready && !sandboxes[i].dead && !queue.empty()) pull(i);
+    }
+    maybe_finish();
+  }
+
+  void decide(size_t t, Outcome outcome, std::string cause) {
+    auto& ts = tests[t];
+    if (ts.decided) return;
+    ts.decided = true;
+    ts.outcome = outcome;
+    ts.cause = std::move(cause);
+    --undecided;
+    if (obs.test_finished) obs.test_finished(result_of(t));
+    // Copies of this test still running are now redundant: cancel batches
+    // in which nothing is left to decide.
+    for (auto& b : batches) {
+      if (!b.running || b.cancel_requested) continue;
+      bool all_decided = std::all_of(b.tests.begin(), b.tests.end(), [&](size_t x) { return tests[x].decided; });
+      if (all_decided) {
+        b.cancel_requested = true;
+        provider.cancel(b.op);
+      }
+    }
+  }
+
+  TestResult result_of(size_t t) const {
+    auto& ts = tests[t];
+    TestResult r;
+    r.id = ts.test.id;
+    r.group = ts.test.group;
+    r.file = ts.test.file;
+    r.name = ts.name;
+    r.classname = ts.classname;
+    r.outcome = ts.outcome;
+    r.cause = ts.cause;
+    r.attempts = ts.attempts;
+    return r;
+  }
+
+  /// Stop starting batches; cancel the running ones; undecided tests become not run.
+  void stop_all(const std::string& reason) {
+    if (stopping) return;
+    stopping = true;
+    interrupt_reason = reason;
+    for (auto bid : queue) {
+      for (auto t : batches[bid].tests) tests[t].in_flight--;
+      batches[bid].finished = true;
+    }
+    queue.clear();
+    for (auto& b : batches) {
+      if (b.running && !b.cancel_requested) {
+        b.cancel_requested = true;
+        provider.cancel(b.op);
+      }
+    }
+    maybe_finish();
+  }
+
+  void destroy_sandbox(size_t i) {
+    auto& s = sandboxes[i];
+    if (s.destroying || s.destroyed || !s.handle) return;
+    s.destroying = true;
+    int64_t start_us = trace ? trace->now_us() : 0;
+    provider.destroy(s.handle, [this, i, start_us](offload_status st, std::string msg) {
+      auto& sb = sandboxes[i];
+      sb.destroyed = true;
+      if (trace && trace->enabled()) {
+        trace->span("destroy_sandbox", "sandbox", static_cast<int>(i) + 1, 0, start_us, trace->now_us() - start_us);
+      }
+      if (st != OFFLOAD_OK) warn("destroying sandbox " + sb.id + " failed: " + msg);
+      maybe_finish();
+    });
+  }
+
+  bool anything_running() const {
+    return std::any_of(batches.begin(), batches.end(), [](const BatchState& b) { return b.running; });
+  }
+
+  void maybe_finish() {
+    if (done_called || creating > 0) return;
+    if (anything_running()) return;
+    bool work_left = !queue.empty() && !stopping;
+    bool usable = std::any_of(sandboxes.begin(), sandboxes.end(), [](const SandboxState& s) { return !s.dead; });
+    if (work_left && usable) return;
+    if (work_left && !usable) {
+      stop_all("not run: no sandbox could be created or all sandboxes failed");
+      if (anything_running()) return;
+    }
+    // Everything has run: tear down.
+    finishing = true;
+    bool pending_destroy = false;
+    for (size_t i = 0; i < sandboxes.size(); ++i) {
+      if (!sandboxes[i].destroyed) {
+        pending_destroy = true;
+        destroy_sandbox(i);
+      }
+    }
+    if (pending_destroy) return;
+    if (!std::all_of(sandboxes.begin(), sandboxes.end(), [](const SandboxState& s) { return s.destroyed; })) return;
+    done_called = true;
+    ExecSummary sum;
+    for (size_t t = 0; t < tests.size(); ++t) {
+      if (!tests[t].decided) {
+        auto& ts = tests[t];
+        if (ts.failures > 0) {
+          decide(t, Outcome::Failed, "failed (" + std::to_string(ts.failures) + " attempt(s)); " +
+                                         (interrupt_reason.empty() ? "no further attempt ran" : interrupt_reason));
+        } else {
+          std::string cause = interrupt_reason.empty() ? "not run: no batch reported it" : interrupt_reason;
+          if (!ts.attempts.empty() && !ts.attempts.back().cause.empty() && interrupt_reason.empty()) {
+            cause = ts.attempts.back().cause;
+          }
+          decide(t, Outcome::NotRun, cause);
+        }
+      }
+      sum.results.push_back(result_of(t));
+    }
+    sum.wall_secs = now();
+    for (auto& s : sandboxes) {
+      if (s.ready) sum.sandbox_secs += std::chrono::duration<double>(Clock::now() - s.created).count();
+    }
+    sum.batches_run = static_cast<size_t>(next_log_index);
+    sum.interrupted = interrupted;
+    sum.signal = signal;
+    sum.warnings = warnings;
+    auto cb = std::move(done);
+    loop.post([cb, sum = std::move(sum)]() mutable { cb(std::move(sum)); });
+  }
+};
+
+Executor::Executor(EventLoop& loop, ProviderInstance& provider, FrameworkInstance& framework, ExecOptions opts,
+                   ExecObserver observer, Trace* trace)
+    : m_state(std::make_unique<State>(loop, provider, framework, std::move(opts), std::move(observer), trace)) {}
+
+Executor::~Executor() = default;
+
+void Executor::start(std::vector<ExecTest> tests, std::function<void(ExecSummary)> done) {
+  auto& s = *m_state;
+  s.done = std::move(done);
+  s.t0 = Clock::now();
+  make_dirs(s.opts.output_dir + "/logs");
+  make_dirs(s.opts.output_dir + "/results");
+  {
+    TraceScope scope(s.trace, "scheduling");
+    s.plan(std::move(tests));
+  }
+  if (s.queue.empty()) {
+    s.maybe_finish();
+    return;
+  }
+  s.create_sandboxes();
+}
+
+void Executor::interrupt(int signo, const std::string& reason) {
+  auto& s = *m_state;
+  s.interrupted = true;
+  s.signal = signo;
+  s.stop_all(reason);
+}
+
+} // namespace offload

@@ -1,0 +1,423 @@
+#include "run/run.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <csignal>
+#include <filesystem>
+#include <map>
+#include <ostream>
+#include <thread>
+#include <unistd.h>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
+
+#include "history/history.hpp"
+#include "plugin/host.hpp"
+#include "plugin/provider.hpp"
+#include "process/event_loop.hpp"
+#include "process/runner.hpp"
+#include "report/junit.hpp"
+#include "run/discovery.hpp"
+#include "run/executor.hpp"
+#include "run/summary.hpp"
+#include "run/trace.hpp"
+#include "util/fs.hpp"
+#include "util/strings.hpp"
+
+namespace offload {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string resolve(const std::string& base, const std::string& p) {
+  if (p.empty()) return fs::current_path().string();
+  fs::path path(p);
+  if (path.is_absolute()) return path.lexically_normal().string();
+  return (fs::path(base) / path).lexically_normal().string();
+}
+
+/// The local directory discovery runs in (and the local provider's root).
+std::string local_project_dir(const Config& c) {
+  std::string wd = c.offload.working_dir;
+  if (wd.empty() && c.provider.type == "local") wd = c.provider.working_dir;
+  if (wd.empty()) return fs::current_path().string();
+  return resolve(c.dir, wd);
+}
+
+std::string output_dir_of(const Config& c) {
+  fs::path p(c.report.output_dir);
+  if (p.is_absolute()) return p.lexically_normal().string();
+  return (fs::current_path() / p).lexically_normal().string();
+}
+
+std::string offload_json(const Config& c) {
+  nlohmann::json j;
+  j["max_parallel"] = c.offload.max_parallel;
+  j["test_timeout_secs"] = c.offload.test_timeout_secs;
+  j["working_dir"] = c.offload.working_dir;
+  if (c.offload.sandbox_repo_root) j["sandbox_repo_root"] = *c.offload.sandbox_repo_root;
+  if (c.offload.sandbox_project_root) j["sandbox_project_root"] = *c.offload.sandbox_project_root;
+  if (c.offload.sandbox_init_cmd) j["sandbox_init_cmd"] = *c.offload.sandbox_init_cmd;
+  if (c.offload.post_patch_cmd) j["post_patch_cmd"] = *c.offload.post_patch_cmd;
+  return j.dump();
+}
+
+std::string config_key(const Config& c) { return fs::path(c.path).filename().string(); }
+
+/// Everything one run needs, in destruction-safe order.
+struct Session {
+  EventLoop loop;
+  ProcessRunner runner{loop};
+  HostServices host{loop, runner};
+  PluginManager plugins{host};
+  std::unique_ptr<FrameworkInstance> framework;
+  std::unique_ptr<ProviderInstance> provider;
+
+  ~Session() {
+    provider.reset();
+    framework.reset();
+  }
+};
+
+bool load_plugins(Session& s, const Config& config, const RunOptions& opts, bool need_provider, std::ostream& err) {
+  s.plugins.scan(plugin_search_dirs(opts.plugin_dirs));
+  for (auto& e : s.plugins.errors()) {
+    spdlog::warn("refused plugin {}", e.str());
+  }
+  std::string error;
+  s.framework = s.plugins.create_framework(config.framework.type, config.framework.raw_json, &error);
+  if (!s.framework) {
+    err << "error: " << error << "\n";
+    return false;
+  }
+  if (need_provider) {
+    std::string cfg_dir = config.dir.empty() ? fs::current_path().string() : config.dir;
+    s.provider = s.plugins.create_provider(config.provider.type, config.provider.raw_json, offload_json(config), cfg_dir,
+                                           output_dir_of(config), &error);
+    if (!s.provider) {
+      err << "error: " << error << "\n";
+      return false;
+    }
+  }
+  return true;
+}
+
+struct Discovered {
+  std::vector<GroupDiscovery> groups;
+  std::vector<std::string> errors;
+};
+
+Discovered discover(Session& s, const Config& config, Trace* trace) {
+  Discovered d;
+  int conc = config.offload.max_parallel_collection > 0 ? config.offload.max_parallel_collection
+                                                        : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  int64_t t0 = trace ? trace->now_us() : 0;
+  discover_groups(s.runner, *s.framework, config, local_project_dir(config), conc, [&](std::vector<GroupDiscovery> g) {
+    d.groups = std::move(g);
+  });
+  s.loop.run();
+  for (auto& g : d.groups) {
+    if (trace) trace->span("discovery:" + g.group, "local", 0, 0, t0, static_cast<int64_t>(g.duration_secs * 1e6));
+    for (auto& w : g.warnings) spdlog::warn("{}", w);
+    if (!g.error.empty()) d.errors.push_back(g.error);
+  }
+  return d;
+}
+
+/// Durations from the previous report, for when there is no history.
+std::map<std::string, double> previous_durations(const std::string& junit_path) {
+  std::map<std::string, double> out;
+  auto parsed = parse_junit_file(junit_path);
+  if (!parsed.ok()) return out;
+  for (auto& c : parsed.cases) {
+    auto& v = out[c.name];
+    v = std::max(v, c.time);
+  }
+  return out;
+}
+
+void clear_previous_outputs(const std::string& dir, const std::string& junit_file) {
+  std::error_code ec;
+  fs::remove_all(fs::path(dir) / "logs", ec);
+  fs::remove_all(fs::path(dir) / "results", ec);
+  fs::remove(fs::path(dir) / "trace.json", ec);
+  (void)junit_file; // kept until the new one replaces it (its durations seed scheduling)
+}
+
+} // namespace
+
+int list_plugins(const std::vector<std::string>& plugin_dirs, std::ostream& out) {
+  EventLoop loop;
+  ProcessRunner runner(loop);
+  HostServices host(loop, runner);
+  PluginManager pm(host);
+  auto dirs = plugin_search_dirs(plugin_dirs);
+  pm.scan(dirs);
+  out << "Search path:\n";
+  for (auto& d : dirs) out << "  " << d << (fs::is_directory(d) ? "" : " (missing)") << "\n";
+  out << "Plugins:\n";
+  for (auto& p : pm.plugins()) {
+    out << "  " << p.id << " " << p.version << "  " << p.path << "\n";
+    if (!p.frameworks.empty()) out << "    frameworks: " << join(p.frameworks, ", ") << "\n";
+    if (!p.providers.empty()) out << "    providers:  " << join(p.providers, ", ") << "\n";
+  }
+  if (!pm.errors().empty()) {
+    out << "Refused:\n";
+    for (auto& e : pm.errors()) out << "  " << e.str() << "\n";
+  }
+  return 0;
+}
+
+int build_image(const Config& config, const RunOptions& opts, std::ostream& out, std::ostream& err) {
+  Session s;
+  if (!load_plugins(s, config, opts, true, err)) return kExitFailed;
+  bool done = false;
+  offload_status status = OFFLOAD_OK;
+  std::string image, msg;
+  s.provider->prepare(opts.no_cache, opts.copy_dirs, [&](offload_status st, std::string i, std::string m) {
+    done = true;
+    status = st;
+    image = std::move(i);
+    msg = std::move(m);
+  });
+  while (!done) s.loop.run();
+  if (status != OFFLOAD_OK) {
+    err << "error: preparing the sandbox image failed: " << msg << "\n";
+    return kExitFailed;
+  }
+  if (image.empty()) {
+    err << "provider '" << config.provider.type << "' needs no image\n";
+  } else {
+    out << image << "\n";
+  }
+  return kExitOk;
+}
+
+int collect_tests(const Config& config, const RunOptions& opts, std::ostream& out, std::ostream& err) {
+  Session s;
+  if (!load_plugins(s, config, opts, false, err)) return kExitFailed;
+  auto d = discover(s, config, nullptr);
+  for (auto& e : d.errors) err << "error: " << e << "\n";
+  if (!d.errors.empty()) return kExitFailed;
+  if (opts.collect_format == "json") {
+    nlohmann::json arr = nlohmann::json::array();
+    for (size_t gi = 0; gi < d.groups.size(); ++gi) {
+      auto& g = d.groups[gi];
+      for (auto& t : g.tests) {
+        nlohmann::json j{{"id", t.id},
+                         {"name", t.name.empty() ? t.id : t.name},
+                         {"file", t.file.empty() ? nlohmann::json() : nlohmann::json(t.file)},
+                         {"group", g.group},
+                         {"retry_count", config.groups[gi].retry_count},
+                         {"schedule_individual", config.groups[gi].schedule_individual}};
+        if (t.line > 0) j["line"] = t.line;
+        arr.push_back(std::move(j));
+      }
+    }
+    out << arr.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
+  } else {
+    size_t total = 0;
+    for (auto& g : d.groups) {
+      for (auto& t : g.tests) out << t.id << "\n";
+      total += g.tests.size();
+    }
+    err << total << " tests in " << d.groups.size() << " group(s)\n";
+  }
+  return kExitOk;
+}
+
+int run_tests(const Config& config, const RunOptions& opts, std::ostream& out, std::ostream& err) {
+  if (opts.collect_only) return collect_tests(config, opts, out, err);
+  if (opts.record_history && !config.history) {
+    err << "error: --record-history needs a [history] section in " << config.path << "\n";
+    return kExitFailed;
+  }
+  Trace trace(opts.trace);
+  trace.name_process(0, "Offload (Local)");
+  trace.name_thread(0, 0, "Main");
+  auto run_start = std::chrono::steady_clock::now();
+
+  Session s;
+  {
+    TraceScope scope(&trace, "plugin_loading");
+    if (!load_plugins(s, config, opts, true, err)) return kExitFailed;
+  }
+  const std::string output_dir = output_dir_of(config);
+  const std::string junit_path = output_dir + "/" + config.report.junit_file;
+  Reporter reporter(out, opts.ci);
+
+  // Prepare the image while discovery runs (both are slow for remote providers).
+  bool prepared = false;
+  offload_status prepare_status = OFFLOAD_OK;
+  std::string image_id, prepare_msg;
+  int64_t prep_start = trace.now_us();
+  s.provider->prepare(opts.no_cache, opts.copy_dirs, [&](offload_status st, std::string image, std::string msg) {
+    prepared = true;
+    prepare_status = st;
+    image_id = std::move(image);
+    prepare_msg = std::move(msg);
+    trace.span("image_prepare", "local", 0, 0, prep_start, trace.now_us() - prep_start);
+  });
+  auto d = discover(s, config, &trace);
+  while (!prepared) s.loop.run();
+  if (prepare_status != OFFLOAD_OK) {
+    err << "error: preparing the sandbox image failed: " << prepare_msg << "\n";
+    return kExitFailed;
+  }
+  for (auto& e : d.errors) err << "error: " << e << "\n";
+  if (!d.errors.empty()) return kExitFailed;
+
+  // Tests, with expected durations.
+  std::optional<History> history;
+  if (config.history) {
+    HistoryOptions ho;
+    ho.path = resolve(config.dir, config.history->path);
+    ho.config_key = config_key(config);
+    ho.reservoir_size = config.history->reservoir_size;
+    ho.default_duration_secs = config.history->default_duration_secs;
+    history = History::load(ho);
+    for (auto& w : history->warnings()) spdlog::warn("{}", w);
+  }
+  auto previous = previous_durations(junit_path);
+  std::vector<ExecTest> tests;
+  std::map<std::string, std::string> first_group;
+  double overhead = 5.0;
+  for (size_t gi = 0; gi < d.groups.size(); ++gi) {
+    auto& g = d.groups[gi];
+    overhead = std::min(overhead, g.duration_secs);
+    std::vector<size_t> unknown;
+    double known_sum = 0;
+    size_t known_n = 0;
+    for (auto& t : g.tests) {
+      auto [it, fresh] = first_group.emplace(t.id, g.group);
+      if (!fresh) {
+        reporter.warning("test " + t.id + " is in groups '" + it->second + "' and '" + g.group + "'; it runs in '" +
+                         it->second + "' only");
+        continue;
+      }
+      ExecTest et;
+      et.id = t.id;
+      et.group = g.group;
+      et.file = t.file;
+      et.retry_count = config.groups[gi].retry_count;
+      et.individual = config.groups[gi].schedule_individual;
+      bool known = false;
+      if (history) {
+        auto e = history->estimate(t.id);
+        if (e.known) {
+          et.expected_secs = e.secs;
+          known = true;
+        }
+      }
+      if (!known) {
+        auto p = previous.find(t.id);
+        if (p != previous.end()) {
+          et.expected_secs = p->second;
+          known = true;
+        }
+      }
+      if (known) {
+        known_sum += et.expected_secs;
+        known_n++;
+      } else {
+        unknown.push_back(tests.size());
+      }
+      tests.push_back(std::move(et));
+    }
+    double fallback = known_n ? known_sum / static_cast<double>(known_n)
+                              : (config.history ? config.history->default_duration_secs : 1.0);
+    for (auto i : unknown) tests[i].expected_secs = fallback;
+  }
+  size_t total_tests = tests.size();
+  reporter.discovered(total_tests, d.groups.size());
+  if (tests.empty()) {
+    out << "No tests discovered.\n";
+    return kExitOk;
+  }
+
+  clear_previous_outputs(output_dir, config.report.junit_file);
+  ExecOptions eo;
+  eo.max_parallel = opts.parallel.value_or(config.offload.max_parallel);
+  eo.timeout_ms = static_cast<uint64_t>(config.offload.test_timeout_secs) * 1000;
+  eo.fail_fast = opts.fail_fast;
+  eo.output_dir = output_dir;
+  eo.run_id = std::to_string(::getpid()) + "-" + new_run_id();
+  eo.image_id = image_id;
+  eo.sandbox_env = opts.env;
+  eo.batch_overhead_secs = std::clamp(overhead, 0.05, 5.0);
+
+  ExecObserver obs;
+  obs.batch_started = [&](size_t b, const std::string& sb, size_t n) { reporter.batch_started(b, sb, n); };
+  obs.batch_finished = [&](size_t b, const std::string& outcome) { reporter.batch_finished(b, outcome); };
+  obs.test_finished = [&](const TestResult& r) { reporter.test_finished(r); };
+  obs.warning = [&](const std::string& w) { reporter.warning(w); };
+
+  Executor exec(s.loop, *s.provider, *s.framework, eo, obs, &trace);
+  ExecSummary summary;
+  bool finished = false;
+  int signals = 0;
+  s.loop.on_signal([&](int signo) {
+    ++signals;
+    if (signals == 1) {
+      err << "\n" << (signo == SIGINT ? "Interrupted" : "Terminated")
+          << ": stopping batches and destroying sandboxes (press Ctrl-C again to force)\n";
+      exec.interrupt(signo, std::string("not run: run interrupted by ") + (signo == SIGINT ? "SIGINT" : "SIGTERM"));
+    } else {
+      s.runner.cancel_all(true);
+      err << "Forced exit.\n";
+      std::_Exit(signo == SIGINT ? kExitSigint : kExitSigterm);
+    }
+  });
+  exec.start(std::move(tests), [&](ExecSummary sum) {
+    summary = std::move(sum);
+    finished = true;
+    s.loop.stop();
+  });
+  while (!finished) s.loop.run();
+
+  // Reports.
+  std::vector<TestResult> results = summary.results;
+  std::stable_sort(results.begin(), results.end(), [&](const TestResult& a, const TestResult& b) {
+    // Group order of the config, then ID: deterministic whatever the timing.
+    if (a.group != b.group) {
+      auto ga = std::find_if(config.groups.begin(), config.groups.end(), [&](auto& g) { return g.name == a.group; });
+      auto gb = std::find_if(config.groups.begin(), config.groups.end(), [&](auto& g) { return g.name == b.group; });
+      return ga < gb;
+    }
+    return a.id < b.id;
+  });
+  {
+    TraceScope scope(&trace, "result_aggregation");
+    if (config.report.junit) {
+      JunitWriteOptions wo;
+      wo.total_secs = summary.wall_secs;
+      auto e = write_junit(junit_path, results, wo);
+      if (!e.empty()) err << "error: writing " << junit_path << ": " << e << "\n";
+    }
+  }
+  bool record = history && (opts.record_history || config.history->record_history == "always");
+  if (record) {
+    auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                      std::chrono::system_clock::now().time_since_epoch())
+                      .count();
+    history->record(results, now_ms, eo.run_id.substr(eo.run_id.find('-') + 1));
+    auto e = history->save();
+    if (!e.empty()) err << "error: saving history: " << e << "\n";
+  }
+  RunTotals totals = tally(results);
+  totals.wall_secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - run_start).count();
+  totals.sandbox_secs = summary.sandbox_secs;
+  double cpu = config.provider.cpu_cores > 0 ? config.provider.cpu_cores : 1.0;
+  reporter.summary(totals, results, opts.show_estimated_cost ? std::optional<double>(cpu) : std::nullopt);
+  if (opts.trace) {
+    auto e = trace.write(output_dir + "/trace.json");
+    if (!e.empty()) err << "error: writing trace: " << e << "\n";
+  }
+  if (summary.interrupted) return summary.signal == SIGTERM ? kExitSigterm : kExitSigint;
+  return exit_code_for(totals);
+}
+
+} // namespace offload
