@@ -29,12 +29,14 @@ public:
   void cancel_timer(uint64_t id);
 
   /// Call fn(signo) on the loop thread for each SIGINT/SIGTERM received while
-  /// the loop runs. Replaces any earlier handler. [loop thread only]
+  /// the loop runs. Replaces any earlier handler; on_signal({}) removes it
+  /// (and with it the work that keeps run() alive). [loop thread only]
   void on_signal(std::function<void(int)> fn);
 
   /// Run until stop() or until there is no more work (no timers, no processes,
   /// nothing posted, no signal handler). A signal handler keeps the loop alive,
-  /// so callers that installed one must call stop() when done.
+  /// so callers that installed one must call stop() when done. Call from one
+  /// thread only; run() may be called again after it returned.
   void run();
   /// Ask run() to return. Safe from any thread.
   void stop();

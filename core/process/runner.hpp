@@ -27,8 +27,9 @@ struct ProcessSpec {
   bool append = false;                                    ///< append to the files instead of truncating
   std::chrono::milliseconds timeout{0};                   ///< 0: none. On expiry the group gets SIGTERM, then SIGKILL after kill_grace
   std::chrono::milliseconds kill_grace{2000};
-  size_t capture_limit = 0;                               ///< >0: keep up to this many bytes of stdout/stderr in Result::out/err (a marker notes truncation)
+  size_t capture_limit = 0;                               ///< >0: keep the first this many bytes of stdout/stderr in Result::out/err (out_truncated/err_truncated note truncation)
   std::string stdin_data;                                 ///< written to the child's stdin, then closed (empty: stdin is /dev/null)
+  bool kill_leftovers = true;                             ///< when the child has finished, SIGKILL what is left of its process group (background jobs it left behind)
 };
 
 struct ProcessResult {
@@ -42,6 +43,7 @@ struct ProcessResult {
   std::string err;           ///< captured stderr
   bool out_truncated = false;
   bool err_truncated = false;
+  std::chrono::milliseconds timeout{0}; ///< the spec's timeout (for describe())
 
   bool ok() const { return spawn_error.empty() && signal == 0 && !timed_out && !cancelled && exit_code == 0; }
   /// Human readable: "exit code 3", "killed by signal 9 (SIGKILL)", "timed out after 5s", "cancelled", "failed to start: ...".
@@ -54,13 +56,21 @@ public:
   using Done = std::function<void(ProcessResult)>;
   using Output = std::function<void(int stream /*1 stdout, 2 stderr*/, std::string_view data)>;
 
+  /// loop must outlive the runner. The first runner ignores SIGPIPE for the
+  /// whole process (children get the default back) and raises the soft
+  /// RLIMIT_NOFILE (up to 65536) so that many children fit.
   explicit ProcessRunner(EventLoop& loop);
-  ~ProcessRunner(); ///< kills every running group
+  /// SIGKILLs every running group and reaps the children, synchronously;
+  /// their done callbacks are not called. [loop thread, or loop not running]
+  ~ProcessRunner();
   ProcessRunner(const ProcessRunner&) = delete;
   ProcessRunner& operator=(const ProcessRunner&) = delete;
 
   /// Start a child. done is called exactly once on the loop thread, after the
   /// child exited AND its output pipes reached EOF (or the group was killed).
+  /// Descendants that keep the pipes open after the child exited get 200ms,
+  /// then the group is killed and done is called. on_output is called on the
+  /// loop thread as data arrives (after it was written to the files).
   /// Even a spawn failure is reported through done (asynchronously), never thrown.
   /// Safe from any thread.
   Id spawn(ProcessSpec spec, Done done, Output on_output = {});
@@ -69,6 +79,7 @@ public:
   /// Safe from any thread.
   void cancel(Id id);
   /// cancel() every running child; with hard = true send SIGKILL at once.
+  /// Safe from any thread (queued like cancel()).
   void cancel_all(bool hard = false);
   /// Number of children whose done has not been called yet. [loop thread]
   size_t running() const;
