@@ -44,6 +44,7 @@ int main(int argc, char** argv) {
   CLI::App app{"offload: run a test suite in parallel across local processes or remote sandboxes"};
   app.set_version_flag("-V,--version", std::string("offload ") + OFFLOAD_VERSION);
   app.require_subcommand(1);
+  app.fallthrough(); // global options (-c, -v, --plugin-dir) also after the subcommand
 
   std::string config_path = "offload.toml";
   bool verbose = false;

@@ -365,6 +365,10 @@ struct Executor::State {
     }
 
     // Why tests without a result have none.
+    // A shell wrapper reports a child killed by signal N as exit code 128+N.
+    const int crash_signal = o.term_signal ? o.term_signal
+                             : (!result_present && o.exit_code > 128 && o.exit_code < 128 + 65) ? o.exit_code - 128
+                                                                                               : 0;
     std::string missing_cause;
     bool rerun_missing = true;
     if (cancelled) {
@@ -375,9 +379,9 @@ struct Executor::State {
     } else if (o.timed_out) {
       missing_cause = "batch " + std::to_string(b.log_index) + " timed out after " +
                       std::to_string(opts.timeout_ms / 1000) + "s before this test reported";
-    } else if (o.term_signal) {
+    } else if (crash_signal) {
       missing_cause = "batch " + std::to_string(b.log_index) + " crashed (killed by signal " +
-                      std::to_string(o.term_signal) + ") before this test reported";
+                      std::to_string(crash_signal) + ") before this test reported";
     } else if (!parse_error.empty()) {
       missing_cause = "result file of batch " + std::to_string(b.log_index) + " unusable: " + parse_error;
     } else if (!result_present && by_id.empty()) {
@@ -411,12 +415,12 @@ struct Executor::State {
           ts.name = r.name;
           ts.classname = r.classname;
         }
-      } else if (b.tests.size() == 1 && !cancelled && !infra_error && (o.timed_out || o.term_signal)) {
+      } else if (b.tests.size() == 1 && !cancelled && !infra_error && (o.timed_out || crash_signal)) {
         // The only test of the batch: we know who hung or crashed.
         a.status = AttemptStatus::Failed;
         a.type = o.timed_out ? "offload.Timeout" : "offload.Crash";
         a.message = o.timed_out ? "timed out after " + std::to_string(opts.timeout_ms / 1000) + "s"
-                                : "crashed (killed by signal " + std::to_string(o.term_signal) + ")";
+                                : "crashed (killed by signal " + std::to_string(crash_signal) + ")";
         a.duration_secs = now() - b.start_secs;
       } else {
         a.status = AttemptStatus::NotRun;
