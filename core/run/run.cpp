@@ -19,6 +19,7 @@
 #include "process/event_loop.hpp"
 #include "process/runner.hpp"
 #include "report/junit.hpp"
+#include "run/bundled.hpp"
 #include "run/discovery.hpp"
 #include "run/executor.hpp"
 #include "run/summary.hpp"
@@ -82,20 +83,49 @@ struct Session {
   }
 };
 
+/// Expand @name.ext bundled-script references in every command field
+/// ("command" and "*_command") of a plugin's JSON config.
+std::optional<std::string> expand_commands(const std::string& json, const std::string& section, std::string* error) {
+  auto j = nlohmann::json::parse(json, nullptr, false);
+  if (j.is_discarded() || !j.is_object()) return json;
+  for (auto& [key, value] : j.items()) {
+    bool is_command = key == "command" || (key.size() > 8 && key.compare(key.size() - 8, 8, "_command") == 0);
+    if (!is_command || !value.is_string()) continue;
+    std::string e;
+    auto expanded = expand_bundled(value.get<std::string>(), &e);
+    if (!expanded) {
+      *error = section + "." + key + ": " + e;
+      return std::nullopt;
+    }
+    value = *expanded;
+  }
+  return j.dump();
+}
+
 bool load_plugins(Session& s, const Config& config, const RunOptions& opts, bool need_provider, std::ostream& err) {
   s.plugins.scan(plugin_search_dirs(opts.plugin_dirs));
   for (auto& e : s.plugins.errors()) {
     spdlog::warn("refused plugin {}", e.str());
   }
   std::string error;
-  s.framework = s.plugins.create_framework(config.framework.type, config.framework.raw_json, &error);
+  auto fw_json = expand_commands(config.framework.raw_json, "framework", &error);
+  auto prov_json = expand_commands(config.provider.raw_json, "provider", &error);
+  if (!fw_json || !prov_json) {
+    err << "error: " << config.path << ": " << error << "\n";
+    return false;
+  }
+  s.framework = s.plugins.create_framework(config.framework.type, *fw_json, &error);
   if (!s.framework) {
     err << "error: " << error << "\n";
     return false;
   }
   if (need_provider) {
     std::string cfg_dir = config.dir.empty() ? fs::current_path().string() : config.dir;
-    s.provider = s.plugins.create_provider(config.provider.type, config.provider.raw_json, offload_json(config), cfg_dir,
+    if (config.provider.type == "local") {
+      if (!opts.copy_dirs.empty()) err << "warning: --copy-dir has no effect with the local provider (tests run in place)\n";
+      if (opts.no_cache) err << "warning: --no-cache has no effect with the local provider (it builds no image)\n";
+    }
+    s.provider = s.plugins.create_provider(config.provider.type, *prov_json, offload_json(config), cfg_dir,
                                            output_dir_of(config), &error);
     if (!s.provider) {
       err << "error: " << error << "\n";
