@@ -68,6 +68,7 @@ int main(int argc, char** argv) {
   run->add_flag("--show-estimated-cost", ro.show_estimated_cost, "Show estimated sandbox cost after the run");
   run->add_flag("--record-history", ro.record_history, "Record results to the history file (needs [history])");
   run->add_flag("--ci", ro.ci, "Plain progress lines for CI logs (also when CI=true)");
+  run->add_option("--events", ro.events_path, "Write a newline-delimited JSON event stream to FILE (- for stdout)");
 
   // collect
   auto* collect = app.add_subcommand("collect", "Discover tests without running them");

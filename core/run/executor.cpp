@@ -96,6 +96,8 @@ struct Executor::State {
   std::function<void(ExecSummary)> done;
   std::vector<std::string> warnings;
   std::string project_dir;
+  double busy = 0;     ///< summed batch wall time
+  double longest = 0;  ///< longest single attempt
 
   State(EventLoop& l, ProviderInstance& p, FrameworkInstance& f, ExecOptions o, ExecObserver ob, Trace* t)
       : loop(l), provider(p), framework(f), opts(std::move(o)), obs(std::move(ob)), trace(t) {}
@@ -139,6 +141,27 @@ struct Executor::State {
     po.batch_overhead_secs = opts.batch_overhead_secs;
     for (auto& b : plan_batches(planned, po)) {
       add_batch(b.tests, false, false);
+    }
+    // Pretries: a test history calls flaky starts its extra attempts together
+    // with the first, on other sandboxes, right after the first wave.
+    std::vector<size_t> pre;
+    for (size_t i = 0; i < tests.size(); ++i) {
+      auto& ts = tests[i];
+      int n = std::min(ts.test.pretries, ts.test.retry_count);
+      for (int k = 0; k < n; ++k) {
+        pre.push_back(i);
+        ts.retries_scheduled++;
+      }
+    }
+    size_t pos = std::min(queue.size(), static_cast<size_t>(std::max(1, opts.max_parallel)));
+    for (auto t : pre) {
+      BatchState b;
+      b.id = batches.size();
+      b.tests = {t};
+      b.retry = true;
+      tests[t].in_flight++;
+      batches.push_back(std::move(b));
+      queue.insert(queue.begin() + static_cast<long>(pos++), batches.back().id);
     }
   }
 
@@ -320,6 +343,7 @@ struct Executor::State {
     auto& b = batches[bid];
     b.running = false;
     b.finished = true;
+    busy += now() - b.start_secs;
     auto& s = sandboxes[b.sandbox];
     s.busy = false;
     for (auto t : b.tests) tests[t].in_flight--;
@@ -426,6 +450,8 @@ struct Executor::State {
         a.status = AttemptStatus::NotRun;
         a.cause = missing_cause;
       }
+      if (obs.attempt_finished) obs.attempt_finished(ts.test.id, a);
+      longest = std::max(longest, std::min(a.duration_secs, now() - b.start_secs));
       if (ts.decided) {
         // A redundant copy: keep the attempt for the record only.
         ts.attempts.push_back(std::move(a));
@@ -650,6 +676,9 @@ struct Executor::State {
       if (s.ready) sum.sandbox_secs += std::chrono::duration<double>(Clock::now() - s.created).count();
     }
     sum.batches_run = static_cast<size_t>(next_log_index);
+    sum.busy_secs = busy;
+    sum.longest_test_secs = longest;
+    sum.parallelism = static_cast<int>(std::count_if(sandboxes.begin(), sandboxes.end(), [](const SandboxState& s) { return s.ready; }));
     sum.interrupted = interrupted;
     sum.signal = signal;
     sum.warnings = warnings;

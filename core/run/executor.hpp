@@ -28,6 +28,7 @@ struct ExecTest {
   int retry_count = 0;
   bool individual = false;
   double expected_secs = 1.0;
+  int pretries = 0;        ///< extra attempts started up front (history says flaky); taken from retry_count
 };
 
 struct ExecOptions {
@@ -46,6 +47,7 @@ struct ExecOptions {
 struct ExecObserver {
   std::function<void(size_t batch, const std::string& sandbox, size_t n_tests)> batch_started;
   std::function<void(size_t batch, const std::string& outcome)> batch_finished;
+  std::function<void(const std::string& id, const Attempt&)> attempt_finished;
   std::function<void(const TestResult&)> test_finished; ///< final outcome decided
   std::function<void(const std::string&)> warning;
 };
@@ -54,6 +56,9 @@ struct ExecSummary {
   std::vector<TestResult> results;   ///< one per test, in input order
   double wall_secs = 0;
   double sandbox_secs = 0;           ///< sum of sandbox lifetimes (for cost)
+  double busy_secs = 0;              ///< sum of batch wall times (work actually done)
+  double longest_test_secs = 0;      ///< longest single attempt
+  int parallelism = 1;
   size_t batches_run = 0;
   bool interrupted = false;
   int signal = 0;

@@ -21,6 +21,7 @@
 #include "report/junit.hpp"
 #include "run/bundled.hpp"
 #include "run/discovery.hpp"
+#include "run/events.hpp"
 #include "run/executor.hpp"
 #include "run/summary.hpp"
 #include "run/trace.hpp"
@@ -278,6 +279,13 @@ int run_tests(const Config& config, const RunOptions& opts, std::ostream& out, s
   const std::string output_dir = output_dir_of(config);
   const std::string junit_path = output_dir + "/" + config.report.junit_file;
   Reporter reporter(out, opts.ci);
+  EventStream events(opts.events_path);
+  if (!events.error().empty()) {
+    err << "error: --events: " << events.error() << "\n";
+    return kExitFailed;
+  }
+  events.emit("run_started", {{"config", config.path},
+                              {"parallel", opts.parallel.value_or(config.offload.max_parallel)}});
 
   // Prepare the image while discovery runs (both are slow for remote providers).
   bool prepared = false;
@@ -341,6 +349,10 @@ int run_tests(const Config& config, const RunOptions& opts, std::ostream& out, s
           et.expected_secs = e.secs;
           known = true;
         }
+        // Pretries: a test that failed often enough lately starts one extra
+        // attempt up front (bounded by retry_count and by a run-wide cap).
+        auto rate = history->failure_rate(t.id);
+        if (rate && *rate >= 0.1 && *rate < 1.0 && et.retry_count > 0) et.pretries = 1;
       }
       if (!known) {
         auto p = previous.find(t.id);
@@ -362,7 +374,25 @@ int run_tests(const Config& config, const RunOptions& opts, std::ostream& out, s
     for (auto i : unknown) tests[i].expected_secs = fallback;
   }
   size_t total_tests = tests.size();
+  {
+    // Never multiply the run's work: pretries for at most 10% of the tests.
+    size_t budget = std::max<size_t>(1, total_tests / 10);
+    for (auto& t : tests) {
+      if (t.pretries > 0) {
+        if (budget == 0) {
+          t.pretries = 0;
+        } else {
+          --budget;
+        }
+      }
+    }
+  }
   reporter.discovered(total_tests, d.groups.size());
+  for (auto& t : tests) {
+    nlohmann::json f{{"id", t.id}, {"group", t.group}};
+    if (!t.file.empty()) f["file"] = t.file;
+    events.emit("test_discovered", f);
+  }
   if (tests.empty()) {
     out << "No tests discovered.\n";
     return kExitOk;
@@ -380,9 +410,26 @@ int run_tests(const Config& config, const RunOptions& opts, std::ostream& out, s
   eo.batch_overhead_secs = std::clamp(overhead, 0.05, 5.0);
 
   ExecObserver obs;
-  obs.batch_started = [&](size_t b, const std::string& sb, size_t n) { reporter.batch_started(b, sb, n); };
-  obs.batch_finished = [&](size_t b, const std::string& outcome) { reporter.batch_finished(b, outcome); };
-  obs.test_finished = [&](const TestResult& r) { reporter.test_finished(r); };
+  obs.batch_started = [&](size_t b, const std::string& sb, size_t n) {
+    reporter.batch_started(b, sb, n);
+    events.emit("batch_started", {{"batch", b}, {"sandbox", sb}, {"tests", n}});
+  };
+  obs.batch_finished = [&](size_t b, const std::string& outcome) {
+    reporter.batch_finished(b, outcome);
+    events.emit("batch_finished", {{"batch", b}, {"outcome", outcome}});
+  };
+  obs.attempt_finished = [&](const std::string& id, const Attempt& a) {
+    nlohmann::json f{{"id", id}, {"status", to_string(a.status)}, {"duration", a.duration_secs},
+                     {"batch", a.batch}, {"sandbox", a.sandbox}};
+    if (!a.message.empty()) f["message"] = a.message;
+    if (!a.cause.empty()) f["cause"] = a.cause;
+    events.emit("attempt_finished", f);
+  };
+  obs.test_finished = [&](const TestResult& r) {
+    reporter.test_finished(r);
+    events.emit("test_finished", {{"id", r.id}, {"group", r.group}, {"outcome", to_string(r.outcome)},
+                                  {"cause", r.cause}, {"attempts", r.attempts.size()}});
+  };
   obs.warning = [&](const std::string& w) { reporter.warning(w); };
 
   Executor exec(s.loop, *s.provider, *s.framework, eo, obs, &trace);
@@ -440,14 +487,21 @@ int run_tests(const Config& config, const RunOptions& opts, std::ostream& out, s
   RunTotals totals = tally(results);
   totals.wall_secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - run_start).count();
   totals.sandbox_secs = summary.sandbox_secs;
+  totals.exec_secs = summary.wall_secs;
+  totals.busy_secs = summary.busy_secs;
+  totals.longest_secs = summary.longest_test_secs;
+  totals.parallelism = summary.parallelism;
   double cpu = config.provider.cpu_cores > 0 ? config.provider.cpu_cores : 1.0;
   reporter.summary(totals, results, opts.show_estimated_cost ? std::optional<double>(cpu) : std::nullopt);
   if (opts.trace) {
     auto e = trace.write(output_dir + "/trace.json");
     if (!e.empty()) err << "error: writing trace: " << e << "\n";
   }
-  if (summary.interrupted) return summary.signal == SIGTERM ? kExitSigterm : kExitSigint;
-  return exit_code_for(totals);
+  int code = summary.interrupted ? (summary.signal == SIGTERM ? kExitSigterm : kExitSigint) : exit_code_for(totals);
+  events.emit("run_finished", {{"total", totals.total}, {"passed", totals.passed}, {"failed", totals.failed},
+                               {"flaky", totals.flaky}, {"skipped", totals.skipped}, {"not_run", totals.not_run},
+                               {"exit_code", code}, {"duration", totals.wall_secs}});
+  return code;
 }
 
 } // namespace offload

@@ -24,6 +24,7 @@ struct RunOptions {
   bool record_history = false;
   bool ci = false;
   bool verbose = false;
+  std::string events_path;             ///< --events FILE|- (NDJSON event stream)
   std::string collect_format = "text"; ///< for `offload collect`: text | json
 };
 

@@ -1,5 +1,6 @@
 #include "run/summary.hpp"
 
+#include <algorithm>
 #include <cstdlib>
 #include <ostream>
 
@@ -46,12 +47,43 @@ void Reporter::discovered(size_t tests, size_t groups) {
   m_out.flush();
 }
 
-void Reporter::batch_started(size_t, const std::string&, size_t) {}
+void Reporter::clear_status() {
+  if (m_status_shown) {
+    m_out << "\r\033[K";
+    m_status_shown = false;
+  }
+}
 
-void Reporter::batch_finished(size_t, const std::string&) {}
+void Reporter::draw_status() {
+  if (m_ci) return;
+  double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - m_start).count();
+  std::string eta;
+  if (m_done > 0 && m_done < m_total) {
+    double rate = elapsed / static_cast<double>(m_done);
+    eta = fmt::format(", ~{:.0f}s left", rate * static_cast<double>(m_total - m_done));
+  }
+  m_out << "\r\033[K"
+        << fmt::format("\033[1m[{}/{}]\033[0m \033[32m{} passed\033[0m, \033[31m{} failed\033[0m, {} flaky, {} skipped"
+                       " | {} running | {:.1f}s{}",
+                       m_done, m_total, m_live.passed, m_live.failed, m_live.flaky, m_live.skipped, m_running, elapsed,
+                       eta);
+  m_status_shown = true;
+  m_out.flush();
+}
+
+void Reporter::batch_started(size_t, const std::string&, size_t) {
+  ++m_running;
+  draw_status();
+}
+
+void Reporter::batch_finished(size_t, const std::string&) {
+  if (m_running) --m_running;
+  draw_status();
+}
 
 void Reporter::test_finished(const TestResult& r) {
   ++m_done;
+  clear_status();
   switch (r.outcome) {
   case Outcome::Passed: m_live.passed++; break;
   case Outcome::Failed:
@@ -72,15 +104,19 @@ void Reporter::test_finished(const TestResult& r) {
     m_out << fmt::format("[ci] {}% | passed: {}, failed: {}, flaky: {}, awaiting: {}\n", m_done * 100 / m_total,
                          m_live.passed, m_live.failed, m_live.flaky, m_total - m_done);
   }
+  draw_status();
   m_out.flush();
 }
 
 void Reporter::warning(const std::string& w) {
+  clear_status();
   m_out << "warning: " << w << "\n";
+  draw_status();
   m_out.flush();
 }
 
 void Reporter::summary(const RunTotals& t, const std::vector<TestResult>&, std::optional<double> cpu_cores) {
+  clear_status();
   m_out << "\n";
   m_out << fmt::format("Total:    {}\n", t.total);
   m_out << fmt::format("Passed:   {}\n", t.passed + t.flaky);
@@ -89,6 +125,14 @@ void Reporter::summary(const RunTotals& t, const std::vector<TestResult>&, std::
   if (t.not_run) m_out << fmt::format("Not Run:  {}\n", t.not_run);
   if (t.flaky) m_out << fmt::format("Flaky:    {}\n", t.flaky);
   m_out << fmt::format("Duration: {:.2f}s\n", t.wall_secs);
+  if (t.parallelism > 0 && t.exec_secs > 0) {
+    double bound = std::max(t.busy_secs / t.parallelism, t.longest_secs);
+    if (bound > 0) {
+      m_out << fmt::format("Efficiency: execution took {:.2f}s; lower bound {:.2f}s = max({:.2f}s of batches / {} "
+                           "sandboxes, longest test {:.2f}s); ratio {:.2f}x\n",
+                           t.exec_secs, bound, t.busy_secs, t.parallelism, t.longest_secs, t.exec_secs / bound);
+    }
+  }
   if (cpu_cores) {
     double core_secs = t.sandbox_secs * *cpu_cores;
     m_out << fmt::format("Estimated cost: ${:.4f} ({:.1f} CPU-seconds)\n", core_secs * cost_per_core_second(), core_secs);
