@@ -61,7 +61,9 @@ std::shared_ptr<std::mutex> g_mu = std::make_shared<std::mutex>();
   pending->mu = g_mu;                                     \
   m_pending.push_back(pending)
 
-offload_op_id ProviderInstance::prepare(bool no_cache, const std::vector<std::string>& copy_dirs, PrepareCb done) {
+bool ProviderInstance::has_prepare() const { return m_p->prepare != nullptr; }
+
+offload_op_id ProviderInstance::prepare(const PrepareSpec& spec, PrepareCb done) {
   if (!m_p->prepare) {
     m_loop.post([done = std::move(done)] { done(OFFLOAD_OK, "", ""); });
     return 0;
@@ -69,8 +71,17 @@ offload_op_id ProviderInstance::prepare(bool no_cache, const std::vector<std::st
   OFFLOAD_NEW_PENDING("prepare");
   pending->prepare_cb = std::move(done);
   std::vector<const char*> dirs;
-  for (auto& d : copy_dirs) dirs.push_back(d.c_str());
-  offload_prepare_request req{sizeof req, no_cache ? 1 : 0, dirs.data(), dirs.size()};
+  for (auto& d : spec.copy_dirs) dirs.push_back(d.c_str());
+  auto opt = [](const std::string& v) { return v.empty() ? nullptr : v.c_str(); };
+  offload_prepare_request req{sizeof req,
+                              spec.no_cache ? 1 : 0,
+                              dirs.data(),
+                              dirs.size(),
+                              opt(spec.base_image_id),
+                              opt(spec.patch_file),
+                              opt(spec.context_dir),
+                              opt(spec.sandbox_init_cmd),
+                              opt(spec.post_patch_cmd)};
   offload_prepare_done cb{sizeof cb, pending.get(), [](void* ctx, offload_status st, const char* image, const char* msg) {
                             auto* p = static_cast<Pending*>(ctx);
                             if (!p->claim()) return;

@@ -41,7 +41,14 @@ public:
   ProviderInstance(const ProviderInstance&) = delete;
   ProviderInstance& operator=(const ProviderInstance&) = delete;
 
-  offload_op_id prepare(bool no_cache, const std::vector<std::string>& copy_dirs, PrepareCb done);
+  struct PrepareSpec {
+    bool no_cache = false;
+    std::vector<std::string> copy_dirs;
+    std::string base_image_id, patch_file, context_dir, sandbox_init_cmd, post_patch_cmd;
+  };
+  offload_op_id prepare(const PrepareSpec& spec, PrepareCb done);
+  /// True when the plugin builds images (prepare is not NULL).
+  bool has_prepare() const;
   offload_op_id create(unsigned index, const std::string& image_id,
                        const std::vector<std::pair<std::string, std::string>>& env, CreateCb done);
   offload_op_id exec(offload_sandbox* sb, const CommandSpec& cmd, const std::string& stdout_path,

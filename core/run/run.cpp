@@ -136,6 +136,18 @@ bool load_plugins(Session& s, const Config& config, const RunOptions& opts, bool
   return true;
 }
 
+/// A full-image prepare request from the config (the image cache, when it
+/// lands, turns hits into thin derived images).
+ProviderInstance::PrepareSpec prepare_spec(const Config& config, const RunOptions& opts) {
+  ProviderInstance::PrepareSpec p;
+  p.no_cache = opts.no_cache;
+  p.copy_dirs = opts.copy_dirs;
+  for (auto& cd : config.provider.copy_dirs) p.copy_dirs.push_back(cd.local + ":" + cd.remote);
+  p.sandbox_init_cmd = config.offload.sandbox_init_cmd.value_or("");
+  p.post_patch_cmd = config.offload.post_patch_cmd.value_or("");
+  return p;
+}
+
 struct Discovered {
   std::vector<GroupDiscovery> groups;
   std::vector<std::string> errors;
@@ -208,7 +220,7 @@ int build_image(const Config& config, const RunOptions& opts, std::ostream& out,
   bool done = false;
   offload_status status = OFFLOAD_OK;
   std::string image, msg;
-  s.provider->prepare(opts.no_cache, opts.copy_dirs, [&](offload_status st, std::string i, std::string m) {
+  s.provider->prepare(prepare_spec(config, opts), [&](offload_status st, std::string i, std::string m) {
     done = true;
     status = st;
     image = std::move(i);
@@ -292,7 +304,7 @@ int run_tests(const Config& config, const RunOptions& opts, std::ostream& out, s
   offload_status prepare_status = OFFLOAD_OK;
   std::string image_id, prepare_msg;
   int64_t prep_start = trace.now_us();
-  s.provider->prepare(opts.no_cache, opts.copy_dirs, [&](offload_status st, std::string image, std::string msg) {
+  s.provider->prepare(prepare_spec(config, opts), [&](offload_status st, std::string image, std::string msg) {
     prepared = true;
     prepare_status = st;
     image_id = std::move(image);

@@ -417,11 +417,24 @@ typedef struct offload_exec_done {
   void (*done)(void *ctx, offload_status status, const offload_exec_result *result, const char *message);
 } offload_exec_done;
 
+/* What to build. Two shapes:
+ *  - a full image: base_image_id is NULL; copy context_dir (the project as of
+ *    the base commit, or the working tree) and copy_dirs in, run
+ *    sandbox_init_cmd in the project root;
+ *  - a thin image derived from a cached one: base_image_id is set; apply
+ *    patch_file (a `git diff --binary` patch, may be NULL when there are no
+ *    changes) in the project root, then run post_patch_cmd with
+ *    OFFLOAD_PATCH_FILE set to the patch's path inside the image. */
 typedef struct offload_prepare_request {
   uint32_t struct_size;
   int32_t no_cache;
   const char *const *copy_dirs; /* "local:remote" entries */
   size_t copy_dir_count;
+  const char *base_image_id;    /* NULL: build a full image */
+  const char *patch_file;       /* local path of the thin-diff patch, or NULL */
+  const char *context_dir;      /* local directory to copy into a full image, or NULL (the working tree) */
+  const char *sandbox_init_cmd; /* NULL when none */
+  const char *post_patch_cmd;   /* NULL when none */
 } offload_prepare_request;
 
 typedef struct offload_sandbox_spec {

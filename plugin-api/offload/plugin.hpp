@@ -316,6 +316,11 @@ public:
   struct PrepareRequest {
     bool no_cache = false;
     std::vector<std::string> copy_dirs;
+    std::string base_image_id;    ///< empty: build a full image
+    std::string patch_file;       ///< empty: no patch
+    std::string context_dir;      ///< empty: the working tree
+    std::string sandbox_init_cmd; ///< empty: none
+    std::string post_patch_cmd;   ///< empty: none
   };
   struct SandboxSpec {
     unsigned index = 0;
@@ -496,6 +501,13 @@ inline offload_provider* make_provider(std::unique_ptr<Provider> impl) {
       Provider::PrepareRequest r;
       r.no_cache = req->no_cache != 0;
       for (size_t i = 0; i < req->copy_dir_count; ++i) r.copy_dirs.emplace_back(req->copy_dirs[i]);
+      if (OFFLOAD_HAS_FIELD(req, offload_prepare_request, post_patch_cmd)) {
+        r.base_image_id = str(req->base_image_id);
+        r.patch_file = str(req->patch_file);
+        r.context_dir = str(req->context_dir);
+        r.sandbox_init_cmd = str(req->sandbox_init_cmd);
+        r.post_patch_cmd = str(req->post_patch_cmd);
+      }
       provider_impl(p).prepare(op, r, [once](offload_status s, std::string image, std::string msg) {
         if (once.claim()) once.done.done(once.done.ctx, s, image.c_str(), msg.c_str());
       });

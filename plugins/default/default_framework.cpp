@@ -7,6 +7,8 @@
 #include <nlohmann/json.hpp>
 #include <offload/plugin.hpp>
 
+#include "default_plugin.hpp"
+
 namespace {
 
 using namespace offload::plugin;
@@ -179,9 +181,8 @@ private:
 
 } // namespace
 
-OFFLOAD_PLUGIN("dev.offload.default", "0.1.0", "Custom shell-command framework (and, later, provider)",
-               [](Registry& r) {
-                 r.add_framework("default", [](const Host&, const std::string&, const std::string& json) {
-                   return std::make_unique<DefaultFramework>(json);
-                 });
-               })
+namespace offload::default_plugin {
+std::unique_ptr<offload::plugin::Framework> make_framework(const std::string& json) {
+  return std::make_unique<DefaultFramework>(json);
+}
+} // namespace offload::default_plugin
