@@ -11,9 +11,11 @@
 
 #include "plugin/provider.hpp"
 #include "process/event_loop.hpp"
+#include "process/runner.hpp"
 #include "run/scheduler.hpp"
 #include "run/trace.hpp"
 #include "util/fs.hpp"
+#include "util/shell.hpp"
 
 namespace offload {
 
@@ -246,6 +248,10 @@ struct Executor::State {
     return "/tmp/offload-" + opts.run_id + "-batch-" + std::to_string(b.log_index) + ".result";
   }
 
+  std::string artifact_marker(const BatchState& b) const {
+    return "/tmp/offload-" + opts.run_id + "-batch-" + std::to_string(b.log_index) + ".start";
+  }
+
   std::string local_result_path(const BatchState& b) const {
     return opts.output_dir + "/results/batch-" + std::to_string(b.log_index) + ".result";
   }
@@ -273,6 +279,13 @@ struct Executor::State {
         on_exec_done(bid, o);
       });
       return;
+    }
+    if (!opts.download_globs.empty()) {
+      // Mark the batch's start inside the sandbox, so that only files this
+      // batch wrote are collected as its artifacts (no leaks between batches).
+      std::vector<std::string> wrapped{"sh", "-c", "touch " + shell_quote(artifact_marker(b)) + " && exec \"$@\"", "sh"};
+      wrapped.insert(wrapped.end(), cmd.argv.begin(), cmd.argv.end());
+      cmd.argv = std::move(wrapped);
     }
     spdlog::debug("batch {} on {}: {}", b.log_index, s.id, cmd.argv.empty() ? "" : cmd.argv.back().substr(0, 300));
     b.op = provider.exec(s.handle, cmd, log_path(b, "stdout", "running"), log_path(b, "stderr", "running"),
@@ -345,7 +358,6 @@ struct Executor::State {
     b.finished = true;
     busy += now() - b.start_secs;
     auto& s = sandboxes[b.sandbox];
-    s.busy = false;
     for (auto t : b.tests) tests[t].in_flight--;
 
     std::string outcome;
@@ -551,12 +563,79 @@ struct Executor::State {
       for (auto t : b.tests) real_failure = real_failure || (tests[t].decided && tests[t].outcome == Outcome::Failed);
       if (real_failure) stop_all("not run: --fail-fast stopped the run after a failure");
     }
-    if (!s.dead) pull(b.sandbox);
+    bool want_artifacts = !opts.download_globs.empty() && !s.dead && !cancelled && !infra_error &&
+                          (!opts.download_globs_failure_only || outcome != "success");
+    if (want_artifacts) {
+      collect_artifacts(bid);
+    } else {
+      release(b.sandbox);
+    }
     // Other idle sandboxes may now have work (retries).
     for (size_t i = 0; i < sandboxes.size(); ++i) {
       if (!sandboxes[i].busy && sandboxes[i].ready && !sandboxes[i].dead && !queue.empty()) pull(i);
     }
     maybe_finish();
+  }
+
+  /// The sandbox is free again: give it the next batch.
+  void release(size_t si) {
+    auto& s = sandboxes[si];
+    s.busy = false;
+    if (!s.dead) pull(si);
+    maybe_finish();
+  }
+
+  /// download_globs: archive the files this batch wrote that match, fetch the
+  /// archive, unpack it into {output_dir}/artifacts/batch-N/, then release the
+  /// sandbox. Problems are warnings; they never change test outcomes.
+  void collect_artifacts(size_t bid) {
+    auto& b = batches[bid];
+    auto& s = sandboxes[b.sandbox];
+    std::string n = std::to_string(b.log_index);
+    std::string remote = "/tmp/offload-" + opts.run_id + "-batch-" + n + "-artifacts.tar.gz";
+    std::string local_dir = opts.output_dir + "/artifacts/batch-" + n;
+    std::string local_tar = opts.output_dir + "/artifacts/batch-" + n + ".tar.gz";
+    std::string expr;
+    for (auto& g : opts.download_globs) {
+      std::string pat = g.rfind("./", 0) == 0 || g.rfind("/", 0) == 0 ? g : "./" + g;
+      expr += (expr.empty() ? "" : " -o ") + std::string("-path ") + shell_quote(pat);
+    }
+    std::string script = "find . -type f -newer " + shell_quote(artifact_marker(b)) + " \\( " + expr +
+                         " \\) -print0 | tar czf " + shell_quote(remote) + " --null -T -; rm -f " +
+                         shell_quote(artifact_marker(b));
+    CommandSpec cmd;
+    cmd.argv = {"sh", "-c", script};
+    make_dirs(opts.output_dir + "/artifacts");
+    std::string log = opts.output_dir + "/logs/batch-" + n + ".artifacts.log";
+    b.op = provider.exec(s.handle, cmd, log, log, 120000, [this, bid, remote, local_dir, local_tar](ExecOutcome o) {
+      auto& bb = batches[bid];
+      auto& sb = sandboxes[bb.sandbox];
+      if (o.status != OFFLOAD_OK || o.exit_code != 0) {
+        warn("batch " + std::to_string(bb.log_index) + ": collecting artifacts failed (" +
+             (o.message.empty() ? describe_exec(o) : o.message) + ")");
+        release(bb.sandbox);
+        return;
+      }
+      provider.download(sb.handle, {{remote, local_tar}}, [this, bid, local_dir, local_tar](offload_status st, std::string msg) {
+        auto& b2 = batches[bid];
+        std::error_code ec;
+        if (st != OFFLOAD_OK || !fs::exists(local_tar, ec) || !opts.local_runner) {
+          if (st != OFFLOAD_OK) warn("batch " + std::to_string(b2.log_index) + ": downloading artifacts failed: " + msg);
+          release(b2.sandbox);
+          return;
+        }
+        make_dirs(local_dir);
+        ProcessSpec ps;
+        ps.argv = {"tar", "xzf", local_tar, "-C", local_dir};
+        opts.local_runner->spawn(std::move(ps), [this, bid, local_tar](ProcessResult r) {
+          auto& b3 = batches[bid];
+          if (!r.ok()) warn("batch " + std::to_string(b3.log_index) + ": unpacking artifacts failed: " + r.describe());
+          std::error_code ec2;
+          fs::remove(local_tar, ec2);
+          release(b3.sandbox);
+        });
+      });
+    });
   }
 
   void decide(size_t t, Outcome outcome, std::string cause) {
@@ -629,7 +708,8 @@ struct Executor::State {
   }
 
   bool anything_running() const {
-    return std::any_of(batches.begin(), batches.end(), [](const BatchState& b) { return b.running; });
+    return std::any_of(batches.begin(), batches.end(), [](const BatchState& b) { return b.running; }) ||
+           std::any_of(sandboxes.begin(), sandboxes.end(), [](const SandboxState& s) { return s.busy; });
   }
 
   void maybe_finish() {

@@ -17,6 +17,7 @@
 namespace offload {
 
 class EventLoop;
+class ProcessRunner;
 class ProviderInstance;
 class Trace;
 
@@ -41,6 +42,9 @@ struct ExecOptions {
   std::vector<std::pair<std::string, std::string>> sandbox_env;
   double batch_overhead_secs = 0.5;  ///< measured framework start-up
   int max_not_run_reruns = 2;        ///< reruns of tests a crashed/timed-out batch never reported
+  std::vector<std::string> download_globs;  ///< artifacts to fetch per batch ([report] download_globs)
+  bool download_globs_failure_only = false;
+  ProcessRunner* local_runner = nullptr;    ///< for unpacking artifacts locally
 };
 
 /// Events the executor reports while it runs (loop thread).

@@ -186,6 +186,7 @@ void clear_previous_outputs(const std::string& dir, const std::string& junit_fil
   std::error_code ec;
   fs::remove_all(fs::path(dir) / "logs", ec);
   fs::remove_all(fs::path(dir) / "results", ec);
+  fs::remove_all(fs::path(dir) / "artifacts", ec);
   fs::remove(fs::path(dir) / "trace.json", ec);
   (void)junit_file; // kept until the new one replaces it (its durations seed scheduling)
 }
@@ -420,6 +421,9 @@ int run_tests(const Config& config, const RunOptions& opts, std::ostream& out, s
   eo.image_id = image_id;
   eo.sandbox_env = opts.env;
   eo.batch_overhead_secs = std::clamp(overhead, 0.05, 5.0);
+  eo.download_globs = config.report.download_globs;
+  eo.download_globs_failure_only = config.report.download_globs_failure_only;
+  eo.local_runner = &s.runner;
 
   ExecObserver obs;
   obs.batch_started = [&](size_t b, const std::string& sb, size_t n) {

@@ -31,6 +31,8 @@ for id in "$@"; do
     crash) kill -9 $$;;
     pid) ps -o pgid= $$ | tr -d ' ' >> pgids.txt; sleep 300;;
     missing) ;;
+    artifact) mkdir -p out; echo "from $id" > "out/$id.txt"; echo "<testcase name=\"$esc\"/>" >> "$tmp";;
+    artifail) mkdir -p out; echo "from $id" > "out/$id.txt"; echo "<testcase name=\"$esc\"><failure message=\"x\"/></testcase>" >> "$tmp";;
     *) echo "unknown test $id" >&2; exit 3;;
   esac
 done
@@ -271,3 +273,30 @@ def test_record_history_without_section_is_an_error(project):
     make_project(project, {"a": "pass"})
     r = run_offload("run", "--record-history", cwd=project)
     assert r.rc == 1 and "[history]" in r.err
+
+
+def test_artifacts_are_collected_per_batch_without_leaks(project):
+    make_project(project, {"art1": "artifact", "art2": "artifact", "art3": "artifail", "plain": "pass"},
+                 parallel=1, individual=True)
+    with open(project / "offload.toml", "a") as f:
+        f.write('\n[report]\ndownload_globs = ["out/*.txt"]\n')
+    r = run_offload("run", cwd=project)
+    assert r.rc == 1, r
+    art = project / "test-results" / "artifacts"
+    found = {}
+    for batch in art.iterdir():
+        for p in batch.rglob("*.txt"):
+            found.setdefault(p.name, []).append(batch.name)
+    # Each file comes back once, with the batch that wrote it (one sandbox ran them all in turn).
+    assert sorted(found) == ["art1.txt", "art2.txt", "art3.txt"], found
+    assert all(len(v) == 1 for v in found.values()), found
+
+    # failure_only: only the failing batch's files.
+    import shutil
+    shutil.rmtree(project / "out")
+    cfg = (project / "offload.toml").read_text().replace('download_globs = ["out/*.txt"]',
+                                                          'download_globs = ["out/*.txt"]\ndownload_globs_failure_only = true')
+    (project / "offload.toml").write_text(cfg)
+    r = run_offload("run", cwd=project)
+    files = sorted(p.name for p in (project / "test-results" / "artifacts").rglob("*.txt"))
+    assert files == ["art3.txt"], files
