@@ -77,6 +77,29 @@ struct Session {
   PluginManager plugins{host};
   std::unique_ptr<FrameworkInstance> framework;
   std::unique_ptr<ProviderInstance> provider;
+  int signal = 0;          ///< first SIGINT/SIGTERM received before execution started
+  std::function<void(int)> on_interrupt; ///< set while tests execute
+
+  /// Ctrl-C at any phase: before execution, kill every child (discovery,
+  /// image preparation) and remember the signal; during execution, let the
+  /// executor stop batches and destroy sandboxes. A second signal forces exit.
+  void install_signal_handler(std::ostream& err) {
+    loop.on_signal([this, &err](int signo) {
+      if (signal != 0) {
+        runner.cancel_all(true);
+        err << "Forced exit.\n";
+        std::_Exit(signo == SIGINT ? 130 : 143);
+      }
+      signal = signo;
+      err << "\n" << (signo == SIGINT ? "Interrupted" : "Terminated")
+          << ": stopping (press Ctrl-C again to force)\n";
+      if (on_interrupt) {
+        on_interrupt(signo);
+      } else {
+        runner.cancel_all();
+      }
+    });
+  }
 
   ~Session() {
     provider.reset();
@@ -158,10 +181,13 @@ Discovered discover(Session& s, const Config& config, Trace* trace) {
   int conc = config.offload.max_parallel_collection > 0 ? config.offload.max_parallel_collection
                                                         : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   int64_t t0 = trace ? trace->now_us() : 0;
+  bool done = false;
   discover_groups(s.runner, *s.framework, config, local_project_dir(config), conc, [&](std::vector<GroupDiscovery> g) {
     d.groups = std::move(g);
+    done = true;
+    s.loop.stop();
   });
-  s.loop.run();
+  while (!done) s.loop.run();
   for (auto& g : d.groups) {
     if (trace) trace->span("discovery:" + g.group, "local", 0, 0, t0, static_cast<int64_t>(g.duration_secs * 1e6));
     for (auto& w : g.warnings) spdlog::warn("{}", w);
@@ -217,12 +243,14 @@ int list_plugins(const std::vector<std::string>& plugin_dirs, std::ostream& out)
 
 int build_image(const Config& config, const RunOptions& opts, std::ostream& out, std::ostream& err) {
   Session s;
+  s.install_signal_handler(err);
   if (!load_plugins(s, config, opts, true, err)) return kExitFailed;
   bool done = false;
   offload_status status = OFFLOAD_OK;
   std::string image, msg;
   s.provider->prepare(prepare_spec(config, opts), [&](offload_status st, std::string i, std::string m) {
     done = true;
+    s.loop.stop();
     status = st;
     image = std::move(i);
     msg = std::move(m);
@@ -242,8 +270,10 @@ int build_image(const Config& config, const RunOptions& opts, std::ostream& out,
 
 int collect_tests(const Config& config, const RunOptions& opts, std::ostream& out, std::ostream& err) {
   Session s;
+  s.install_signal_handler(err);
   if (!load_plugins(s, config, opts, false, err)) return kExitFailed;
   auto d = discover(s, config, nullptr);
+  if (s.signal) return s.signal == SIGTERM ? kExitSigterm : kExitSigint;
   for (auto& e : d.errors) err << "error: " << e << "\n";
   if (!d.errors.empty()) return kExitFailed;
   if (opts.collect_format == "json") {
@@ -285,6 +315,7 @@ int run_tests(const Config& config, const RunOptions& opts, std::ostream& out, s
   auto run_start = std::chrono::steady_clock::now();
 
   Session s;
+  s.install_signal_handler(err);
   {
     TraceScope scope(&trace, "plugin_loading");
     if (!load_plugins(s, config, opts, true, err)) return kExitFailed;
@@ -307,6 +338,7 @@ int run_tests(const Config& config, const RunOptions& opts, std::ostream& out, s
   int64_t prep_start = trace.now_us();
   s.provider->prepare(prepare_spec(config, opts), [&](offload_status st, std::string image, std::string msg) {
     prepared = true;
+    s.loop.stop();
     prepare_status = st;
     image_id = std::move(image);
     prepare_msg = std::move(msg);
@@ -314,6 +346,10 @@ int run_tests(const Config& config, const RunOptions& opts, std::ostream& out, s
   });
   auto d = discover(s, config, &trace);
   while (!prepared) s.loop.run();
+  if (s.signal) {
+    err << "Interrupted before any test ran; nothing was left running.\n";
+    return s.signal == SIGTERM ? kExitSigterm : kExitSigint;
+  }
   if (prepare_status != OFFLOAD_OK) {
     err << "error: preparing the sandbox image failed: " << prepare_msg << "\n";
     return kExitFailed;
@@ -451,19 +487,10 @@ int run_tests(const Config& config, const RunOptions& opts, std::ostream& out, s
   Executor exec(s.loop, *s.provider, *s.framework, eo, obs, &trace);
   ExecSummary summary;
   bool finished = false;
-  int signals = 0;
-  s.loop.on_signal([&](int signo) {
-    ++signals;
-    if (signals == 1) {
-      err << "\n" << (signo == SIGINT ? "Interrupted" : "Terminated")
-          << ": stopping batches and destroying sandboxes (press Ctrl-C again to force)\n";
-      exec.interrupt(signo, std::string("not run: run interrupted by ") + (signo == SIGINT ? "SIGINT" : "SIGTERM"));
-    } else {
-      s.runner.cancel_all(true);
-      err << "Forced exit.\n";
-      std::_Exit(signo == SIGINT ? kExitSigint : kExitSigterm);
-    }
-  });
+  s.on_interrupt = [&](int signo) {
+    exec.interrupt(signo, std::string("not run: run interrupted by ") + (signo == SIGINT ? "SIGINT" : "SIGTERM"));
+  };
+  if (s.signal) return s.signal == SIGTERM ? kExitSigterm : kExitSigint;
   exec.start(std::move(tests), [&](ExecSummary sum) {
     summary = std::move(sum);
     finished = true;

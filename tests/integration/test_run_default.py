@@ -300,3 +300,25 @@ def test_artifacts_are_collected_per_batch_without_leaks(project):
     r = run_offload("run", cwd=project)
     files = sorted(p.name for p in (project / "test-results" / "artifacts").rglob("*.txt"))
     assert files == ["art3.txt"], files
+
+
+def test_ctrl_c_during_discovery_leaves_nothing_running(project):
+    make_project(project, {"a": "pass"})
+    cfg = (project / "offload.toml").read_text().replace(
+        "cut -f1 tests.txt {filters}", "ps -o pgid= $$ | tr -d ' ' > disc.pgid; sleep 300 {filters}")
+    (project / "offload.toml").write_text(cfg)
+    for sig, code in ((signal.SIGINT, 130), (signal.SIGTERM, 143)):
+        (project / "disc.pgid").unlink(missing_ok=True)
+        proc = subprocess.Popen([OFFLOAD, "run"], cwd=project, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        deadline = time.time() + 20
+        while time.time() < deadline and not ((project / "disc.pgid").exists()
+                                               and (project / "disc.pgid").read_text().strip()):
+            time.sleep(0.05)
+        pgid = int((project / "disc.pgid").read_text())
+        assert pgroup_members(pgid)
+        start = time.time()
+        proc.send_signal(sig)
+        out, err = proc.communicate(timeout=20)
+        assert proc.returncode == code, (out, err)
+        assert time.time() - start < 5
+        assert pgroup_gone(pgid), pgroup_members(pgid)
