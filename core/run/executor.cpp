@@ -134,7 +134,7 @@ struct Executor::State {
     for (size_t i = 0; i < input.size(); ++i) {
       TestState ts;
       ts.test = std::move(input[i]);
-      planned.push_back({i, ts.test.expected_secs, ts.test.id.size() + 3, ts.test.individual});
+      planned.push_back({i, ts.test.expected_secs, ts.test.id.size() + 3, ts.test.individual, ts.test.known});
       tests.push_back(std::move(ts));
     }
     undecided = tests.size();
@@ -422,10 +422,18 @@ struct Executor::State {
       missing_cause = "result file of batch " + std::to_string(b.log_index) + " unusable: " + parse_error;
     } else if (!result_present && by_id.empty()) {
       missing_cause = "result file missing (batch " + std::to_string(b.log_index) + " " + describe_exec(o) + ")";
-    } else {
-      missing_cause = "no result for this test ID in batch " + std::to_string(b.log_index) +
-                      "'s results (does test_id_format match the runner's JUnit names?)";
+    } else if (opts.fail_fast && std::any_of(by_id.begin(), by_id.end(), [](const auto& kv) {
+                 return kv.second.status == AttemptStatus::Failed || kv.second.status == AttemptStatus::Error;
+               })) {
+      missing_cause = "not run: batch " + std::to_string(b.log_index) + " stopped at its first failure (--fail-fast)";
       rerun_missing = false;
+    } else {
+      missing_cause = "no result for this test in batch " + std::to_string(b.log_index) +
+                      "'s result file (the runner stopped early, or its test names differ from discovery: "
+                      "check test_id_format)";
+      // Some tests matched: the runner probably stopped early, so run the rest
+      // again. None matched: the names differ; rerunning would not help.
+      rerun_missing = !by_id.empty();
     }
 
     bool any_failed = false;
@@ -438,7 +446,12 @@ struct Executor::State {
       a.sandbox = s.id;
       a.start_secs = b.start_secs;
       auto it = by_id.find(ts.test.id);
-      if (it != by_id.end()) {
+      if (it != by_id.end() && it->second.status == AttemptStatus::NotRun) {
+        // The framework says why it did not run (collection error, bail-out, ...).
+        a.status = AttemptStatus::NotRun;
+        a.cause = it->second.message.empty() ? missing_cause : "not run: " + it->second.message;
+        a.text = it->second.text;
+      } else if (it != by_id.end()) {
         auto& r = it->second;
         a.status = r.status;
         a.duration_secs = r.duration_secs;

@@ -29,6 +29,7 @@ struct ExecTest {
   int retry_count = 0;
   bool individual = false;
   double expected_secs = 1.0;
+  bool known = false;      ///< expected_secs is measured (history or previous report), not a fallback
   int pretries = 0;        ///< extra attempts started up front (history says flaky); taken from retry_count
 };
 

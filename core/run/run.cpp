@@ -410,6 +410,7 @@ int run_tests(const Config& config, const RunOptions& opts, std::ostream& out, s
           known = true;
         }
       }
+      et.known = known;
       if (known) {
         known_sum += et.expected_secs;
         known_n++;

@@ -96,7 +96,10 @@ std::vector<PlannedBatch> plan_batches(const std::vector<PlannedTest>& tests, co
   const size_t p = static_cast<size_t>(std::max(1, opts.parallelism));
   const double c = std::max(0.01, opts.batch_overhead_secs);
   std::vector<PlannedBatch> head, tail;
-  if (total / static_cast<double>(p) <= 4 * c || shared.size() <= p) {
+  const bool nothing_known = std::none_of(shared.begin(), shared.end(), [](const PlannedTest* t) { return t->known; });
+  if (nothing_known || total / static_cast<double>(p) <= 4 * c || shared.size() <= p) {
+    // Also when nothing is known: equal weights make LPT a round-robin over
+    // one batch per sandbox, the cheapest plan until history says otherwise.
     // Little work per sandbox: one batch each, start-up paid once.
     head = lpt(shared, std::min(p, std::max<size_t>(shared.size(), 1)), opts);
   } else {

@@ -18,6 +18,7 @@ struct PlannedTest {
   double expected_secs = 1.0; ///< estimate used for balancing
   size_t id_bytes = 0;        ///< length of the ID as it will appear on the command line
   bool individual = false;    ///< schedule_individual: a batch of its own
+  bool known = true;          ///< expected_secs comes from history or a previous report
 };
 
 struct PlannedBatch {

@@ -30,7 +30,8 @@
  *    calling it the plugin must not touch the request's borrowed data.
  *
  * Changelog
- *  1.0  first version.
+ *  1.0  first version (offload_prepare_request grew its image fields before
+ *       the first release; nothing was published without them).
  */
 #ifndef OFFLOAD_PLUGIN_H
 #define OFFLOAD_PLUGIN_H

@@ -305,7 +305,7 @@ def test_artifacts_are_collected_per_batch_without_leaks(project):
 def test_ctrl_c_during_discovery_leaves_nothing_running(project):
     make_project(project, {"a": "pass"})
     cfg = (project / "offload.toml").read_text().replace(
-        "cut -f1 tests.txt {filters}", "ps -o pgid= $$ | tr -d ' ' > disc.pgid; sleep 300 {filters}")
+        "cut -f1 tests.txt {filters}", "ps -o pgid= $$$$ | tr -d ' ' > disc.pgid; sleep 300 {filters}")
     (project / "offload.toml").write_text(cfg)
     for sig, code in ((signal.SIGINT, 130), (signal.SIGTERM, 143)):
         (project / "disc.pgid").unlink(missing_ok=True)

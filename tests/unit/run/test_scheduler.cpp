@@ -88,3 +88,16 @@ TEST_CASE("ID length cap splits batches") {
     CHECK(n == 100);
   }
 }
+
+TEST_CASE("with nothing known, one batch per sandbox (round-robin)") {
+  auto tests = tests_with(std::vector<double>(85, 1.0));
+  for (auto& t : tests) {
+    t.known = false;
+  }
+  auto plan = plan_batches(tests, {4, 0.5, 1000000, 0});
+  CHECK(plan.size() == 4);
+  for (auto& b : plan) {
+    CHECK(b.tests.size() >= 21);
+    CHECK(b.tests.size() <= 22);
+  }
+}
