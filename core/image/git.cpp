@@ -96,6 +96,8 @@ void later(ProcessRunner& runner, std::function<void()> fn) {
 
 } // namespace
 
+bool step_cancelled(std::string_view error) { return error.find(": cancelled") != std::string_view::npos; }
+
 void run_git(ProcessRunner& runner, const std::string& dir, std::vector<std::string> args, GitDone done,
              GitOptions opts) {
   ProcessSpec spec;
@@ -117,7 +119,7 @@ void run_git(ProcessRunner& runner, const std::string& dir, std::vector<std::str
     if (!o.ok) {
       o.error = "git " + sub + ": " + r.describe();
       auto line = first_line(r.err);
-      if (!line.empty()) o.error += ": " + line;
+      if (!line.empty() && !r.cancelled) o.error += ": " + line;
     }
     o.out = r.out;
     o.raw = std::move(r);
@@ -147,6 +149,7 @@ void inspect_repo(ProcessRunner& runner, const std::string& dir, std::function<v
               info.head = std::string(trim(h.out));
               std::string top = info.toplevel;
               run_git(runner, top, {"remote"}, [info = std::move(info), done = std::move(done)](GitOutcome rm) mutable {
+                if (step_cancelled(rm.error)) info.error = rm.error;
                 for (auto& l : split_lines(rm.out)) info.has_origin = info.has_origin || trim(l) == "origin";
                 done(std::move(info));
               });
@@ -273,7 +276,7 @@ void export_tree(ProcessRunner& runner, const std::string& repo, const std::stri
               remove_quietly(tar);
               if (t.ok()) return done("");
               std::string e = "tar -x: " + t.describe();
-              auto line = first_line(t.err);
+              auto line = t.cancelled ? std::string() : first_line(t.err);
               done(line.empty() ? e : e + ": " + line);
             });
           });

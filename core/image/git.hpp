@@ -10,6 +10,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -31,6 +32,10 @@ struct GitOptions {
   std::string stdout_path;                              ///< stdout to this file instead of capturing it
   std::chrono::milliseconds timeout{std::chrono::minutes(10)};
 };
+
+/// True when a step's error says its process was cancelled (Ctrl-C:
+/// ProcessRunner::cancel_all); such errors read "<what>: cancelled".
+bool step_cancelled(std::string_view error);
 
 /// `git -C dir args...` with GIT_TERMINAL_PROMPT=0 (never wait for a password)
 /// and LC_ALL=C (messages we can recognise).

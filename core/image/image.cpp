@@ -65,6 +65,14 @@ struct Flow : std::enable_shared_from_this<Flow> {
   Flow(ProcessRunner& r, ProviderInstance& p, ImageRequest q, std::function<void(ImageResult)> d)
       : runner(r), provider(p), req(std::move(q)), done(std::move(d)) {}
 
+  /// A step was cancelled (Ctrl-C): stop without starting anything new.
+  bool stop_if_cancelled(const std::string& error) {
+    if (!step_cancelled(error)) return false;
+    log("cancelled: " + error);
+    finish(OFFLOAD_E_CANCELLED, "", "image preparation cancelled");
+    return true;
+  }
+
   void log(std::string s) { res.log.push_back(std::move(s)); }
   void warn(std::string s) {
     res.log.push_back("warning: " + s);
@@ -152,6 +160,7 @@ struct Flow : std::enable_shared_from_this<Flow> {
       read_image_note(self->runner, self->repo.toplevel, self->repo.head,
                       [self, t0](std::optional<std::string> text, std::string error) {
                         self->span("image_cache_lookup", t0);
+                        if (self->stop_if_cancelled(error)) return;
                         if (!error.empty()) {
                           self->warn("reading the image note failed: " + error);
                           return self->build_base();
@@ -176,6 +185,7 @@ struct Flow : std::enable_shared_from_this<Flow> {
       return read();
     }
     fetch_image_notes(runner, repo.toplevel, req.remote_timeout, [self, read](std::string error, bool absent) {
+      if (self->stop_if_cancelled(error)) return;
       if (!error.empty()) {
         self->warn("fetching image notes from origin failed: " + error);
       } else {
@@ -233,6 +243,7 @@ struct Flow : std::enable_shared_from_this<Flow> {
     write_image_note(runner, repo.toplevel, repo.head, key, image, inputs, req.scratch_dir,
                      [self, image](std::string error) {
                        if (!error.empty()) {
+                         if (step_cancelled(error)) return self->push_done();
                          self->warn("writing the image note failed: " + error);
                          return self->push_done();
                        }
@@ -249,7 +260,7 @@ struct Flow : std::enable_shared_from_this<Flow> {
         self->log("pushed image notes to origin");
         return self->push_done();
       }
-      if (!rejected || retried) {
+      if (!rejected || retried || step_cancelled(error)) {
         self->warn("pushing image notes to origin failed: " + error);
         return self->push_done();
       }
@@ -313,7 +324,7 @@ struct Flow : std::enable_shared_from_this<Flow> {
         self->log("derived image " + image + " from " + base);
         return self->finish(st, image.empty() ? base : image, "");
       }
-      if (self->res.cache_hit && !self->rebuilt) {
+      if (self->res.cache_hit && !self->rebuilt && st != OFFLOAD_E_CANCELLED) {
         // The cached image may be gone (expired, other account): rebuild it once.
         self->warn("deriving from cached image " + base + " failed (" + msg + "); rebuilding the base image");
         self->rebuilt = true;
@@ -327,6 +338,7 @@ struct Flow : std::enable_shared_from_this<Flow> {
 
   /// Fallback: a full image of the working tree, then post_patch_cmd on top.
   void working_tree(const std::string& why, bool is_warning) {
+    if (stop_if_cancelled(why)) return;
     std::string line = why + "; building a full image of the working tree";
     if (is_warning) {
       warn(line);

@@ -260,3 +260,20 @@ TEST_CASE("prepare_image: a provider that fails the base build reports its messa
   CHECK(out->message != "");
   CHECK(sh(t / "repo", "git notes --ref=offload-images list").empty()); // nothing cached
 }
+
+TEST_CASE("prepare_image: Ctrl-C (cancel_all) stops it without a fallback build") {
+  if (!fs::exists(kPlugin)) return;
+  Harness h;
+  auto& t = h.t;
+  init_repo(t / "repo", {{"offload.toml", "x"}});
+  write(h.calls + "/hook", "sleep 30\n"); // the base build takes long
+  std::optional<ImageResult> out;
+  prepare_image(h.runner, *h.provider, request(t / "repo", t / "scratch"), [&](ImageResult r) { out = std::move(r); });
+  h.loop.add_timer(std::chrono::milliseconds(500), [&] { h.runner.cancel_all(); });
+  auto t0 = std::chrono::steady_clock::now();
+  h.loop.run();
+  REQUIRE(out);
+  CHECK(out->status == OFFLOAD_E_CANCELLED);
+  CHECK(h.count() == 1); // nothing started after the cancellation
+  CHECK(std::chrono::steady_clock::now() - t0 < std::chrono::seconds(10));
+}
