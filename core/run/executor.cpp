@@ -82,7 +82,7 @@ struct Executor::State {
   Trace* trace;
 
   std::vector<TestState> tests;
-  std::vector<BatchState> batches;
+  std::deque<BatchState> batches;  ///< deque: references stay valid while retries are added
   std::deque<size_t> queue;        ///< batch ids waiting
   std::vector<SandboxState> sandboxes;
   size_t undecided = 0;
