@@ -9,7 +9,7 @@ build=${1:-$root/build}
 pkgs=(g++ cmake ninja-build make pkg-config ccache git
       libboost1.81-dev libboost-filesystem1.81-dev
       libtomlplusplus-dev libpugixml-dev nlohmann-json3-dev libcli11-dev
-      libspdlog-dev libfmt-dev doctest-dev
+      libspdlog-dev libfmt-dev doctest-dev openssh-server openssh-client
       python3 python3-pytest python3-pytest-xdist python3-pytest-rerunfailures
       libxml2-utils bubblewrap nodejs npm tmux)
 missing=()

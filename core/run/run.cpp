@@ -14,6 +14,7 @@
 #include <spdlog/spdlog.h>
 
 #include "history/history.hpp"
+#include "image/image.hpp"
 #include "plugin/host.hpp"
 #include "plugin/provider.hpp"
 #include "process/event_loop.hpp"
@@ -171,6 +172,24 @@ ProviderInstance::PrepareSpec prepare_spec(const Config& config, const RunOption
   return p;
 }
 
+/// The image request: the git-notes cache keyed by the config's path in the
+/// repository, thin diffs on top of cached base images (core/image).
+ImageRequest image_request(const Config& config, const RunOptions& opts) {
+  ImageRequest r;
+  r.repo_dir = local_project_dir(config);
+  r.config_path = config.path;
+  r.no_cache = opts.no_cache;
+  r.base = prepare_spec(config, opts);
+  return r;
+}
+
+/// Report what prepare_image did: warnings always, the steps with -v.
+void report_image(const ImageResult& r, const RunOptions& opts, std::ostream& err) {
+  for (auto& w : r.warnings) err << "warning: image cache: " << w << "\n";
+  if (opts.verbose)
+    for (auto& l : r.log) err << "image: " << l << "\n";
+}
+
 struct Discovered {
   std::vector<GroupDiscovery> groups;
   std::vector<std::string> errors;
@@ -245,17 +264,15 @@ int build_image(const Config& config, const RunOptions& opts, std::ostream& out,
   Session s;
   s.install_signal_handler(err);
   if (!load_plugins(s, config, opts, true, err)) return kExitFailed;
-  bool done = false;
-  offload_status status = OFFLOAD_OK;
-  std::string image, msg;
-  s.provider->prepare(prepare_spec(config, opts), [&](offload_status st, std::string i, std::string m) {
-    done = true;
+  std::optional<ImageResult> result;
+  prepare_image(s.runner, *s.provider, image_request(config, opts), [&](ImageResult r) {
+    result = std::move(r);
     s.loop.stop();
-    status = st;
-    image = std::move(i);
-    msg = std::move(m);
   });
-  while (!done) s.loop.run();
+  while (!result) s.loop.run();
+  report_image(*result, opts, err);
+  offload_status status = result->status;
+  std::string image = result->image_id, msg = result->message;
   if (status != OFFLOAD_OK) {
     err << "error: preparing the sandbox image failed: " << msg << "\n";
     return kExitFailed;
@@ -335,14 +352,19 @@ int run_tests(const Config& config, const RunOptions& opts, std::ostream& out, s
   bool prepared = false;
   offload_status prepare_status = OFFLOAD_OK;
   std::string image_id, prepare_msg;
-  int64_t prep_start = trace.now_us();
-  s.provider->prepare(prepare_spec(config, opts), [&](offload_status st, std::string image, std::string msg) {
+  prepare_image(s.runner, *s.provider, image_request(config, opts), [&](ImageResult r) {
     prepared = true;
     s.loop.stop();
-    prepare_status = st;
-    image_id = std::move(image);
-    prepare_msg = std::move(msg);
-    trace.span("image_prepare", "local", 0, 0, prep_start, trace.now_us() - prep_start);
+    report_image(r, opts, err);
+    const auto now = std::chrono::steady_clock::now();
+    for (auto& sp : r.spans) {
+      using us = std::chrono::microseconds;
+      const int64_t ago = std::chrono::duration_cast<us>(now - sp.start).count();
+      trace.span(sp.name, "local", 0, 0, trace.now_us() - ago, std::chrono::duration_cast<us>(sp.end - sp.start).count());
+    }
+    prepare_status = r.status;
+    image_id = std::move(r.image_id);
+    prepare_msg = std::move(r.message);
   });
   auto d = discover(s, config, &trace);
   while (!prepared) s.loop.run();
