@@ -8,7 +8,9 @@
 /// - Any other `$` (followed by anything but `{` or `$`, or at the end) is kept
 ///   literally, so shell text like `$HOME` or `a$` passes through untouched.
 /// - Errors: `${` without its `}`, an empty name, a name that is not
-///   [A-Za-z_][A-Za-z0-9_]*.
+///   [A-Za-z_][A-Za-z0-9_]*, defaults nested deeper than kMaxDepth (a
+///   hostile value like 1 MB of `${X:-` would otherwise recurse a million
+///   frames deep and rescan the rest of the value at every level).
 #include <cstdlib>
 
 #include "config/config.hpp"
@@ -48,9 +50,10 @@ size_t find_close(const std::string& s, size_t start) {
   return std::string::npos;
 }
 
-} // namespace
+/// Defaults nest at most this deep: `${A:-${B:-${C:-...}}}`.
+constexpr int kMaxDepth = 32;
 
-std::optional<std::string> expand_env(const std::string& value, std::string* error) {
+std::optional<std::string> expand(const std::string& value, std::string* error, int depth) {
   auto fail = [&](std::string message) -> std::optional<std::string> {
     if (error != nullptr) {
       *error = std::move(message);
@@ -95,7 +98,10 @@ std::optional<std::string> expand_env(const std::string& value, std::string* err
     if (const char* env = std::getenv(name.c_str())) {
       out += env;
     } else if (sep != std::string::npos) {
-      auto fallback = expand_env(inner.substr(sep + 2), error);
+      if (depth >= kMaxDepth) {
+        return fail("${...:-default} nested more than " + std::to_string(kMaxDepth) + " levels deep");
+      }
+      auto fallback = expand(inner.substr(sep + 2), error, depth + 1);
       if (!fallback) {
         return std::nullopt;
       }
@@ -106,6 +112,12 @@ std::optional<std::string> expand_env(const std::string& value, std::string* err
     i = close + 1;
   }
   return out;
+}
+
+} // namespace
+
+std::optional<std::string> expand_env(const std::string& value, std::string* error) {
+  return expand(value, error, 0);
 }
 
 } // namespace offload
