@@ -75,13 +75,21 @@ public:
                                     ")" + (out.err.empty() ? "" : ": " + tail(out.err, 2000)));
     }
     std::vector<Test> tests;
+    size_t lineno = 0;
     size_t start = 0;
     const std::string& s = out.out;
     while (start <= s.size()) {
       auto end = s.find('\n', start);
       std::string line = s.substr(start, end == std::string::npos ? std::string::npos : end - start);
       if (!line.empty() && line.back() == '\r') line.pop_back();
+      ++lineno;
       auto b = line.find_first_not_of(" \t");
+      if (line.find('\0') != std::string::npos) {
+        // The ABI carries IDs as C strings: a NUL would silently cut the ID
+        // (and merge "a\0x" and "a\0y" into one test "a").
+        throw Error(OFFLOAD_E_PARSE, "discover_command for group '" + req.group + "' printed a NUL byte on line " +
+                                         std::to_string(lineno) + "; test IDs are text, one per line");
+      }
       if (b != std::string::npos && line[b] != '#') {
         auto e = line.find_last_not_of(" \t");
         tests.push_back({line.substr(b, e - b + 1), "", "", 0});
