@@ -22,6 +22,26 @@ std::string replace_all(std::string s, const std::string& from, const std::strin
   return s;
 }
 
+/// Replace each placeholder of `subs` in one left-to-right pass, so text
+/// substituted in is never scanned for placeholders again.
+std::string replace_placeholders(const std::string& s, const std::vector<std::pair<std::string, std::string>>& subs) {
+  std::string out;
+  size_t i = 0;
+  while (i < s.size()) {
+    bool hit = false;
+    for (auto& [from, to] : subs) {
+      if (s.compare(i, from.size(), from) == 0) {
+        out += to;
+        i += from.size();
+        hit = true;
+        break;
+      }
+    }
+    if (!hit) out += s[i++];
+  }
+  return out;
+}
+
 std::string quote(const std::string& s) {
   std::string out = "'";
   for (char c : s) {
@@ -34,9 +54,8 @@ std::string quote(const std::string& s) {
 std::string tail(const std::string& s, size_t n) { return s.size() <= n ? s : "..." + s.substr(s.size() - n); }
 
 std::string format_id(const std::string& fmt, const JunitCase& c) {
-  std::string out = replace_all(fmt, "{name}", c.name);
-  out = replace_all(out, "{classname}", c.classname);
-  return replace_all(out, "{file}", c.file);
+  // One pass: a name holding "{classname}" is not substituted again.
+  return replace_placeholders(fmt, {{"{name}", c.name}, {"{classname}", c.classname}, {"{file}", c.file}});
 }
 
 /// Normalise for suffix matching as the original does: '/' and '::' become '.', '.py' dropped.
@@ -106,11 +125,14 @@ public:
       if (!ids.empty()) ids += ' ';
       ids += quote(id);
     }
-    std::string cmd = replace_all(m_run, "{tests}", ids);
-    if (m_result_file) {
-      if (cmd.find("{result_file}") != std::string::npos) {
-        cmd = replace_all(cmd, "{result_file}", quote(req.result_path));
-      } else {
+    std::string cmd;
+    if (m_result_file && m_run.find("{result_file}") != std::string::npos) {
+      // One pass over the template: an ID holding the text "{result_file}"
+      // is data and must not be substituted again.
+      cmd = replace_placeholders(m_run, {{"{tests}", ids}, {"{result_file}", quote(req.result_path)}});
+    } else {
+      cmd = replace_all(m_run, "{tests}", ids);
+      if (m_result_file) {
         // The runner writes a fixed path: copy it to the batch's own result path.
         cmd = "rm -f " + quote(*m_result_file) + "; " + cmd + "\n__offload_rc=$?; cp -f " + quote(*m_result_file) + " " +
               quote(req.result_path) + " 2>/dev/null; exit $__offload_rc";
