@@ -195,6 +195,15 @@ public:
     append_attr_escaped(m_out, xml_safe_truncated(value, m_max));
     m_out += '"';
   }
+  /// An identity (test ID, group, file): made safe and escaped but never
+  /// cut, or two long IDs sharing a prefix would read back as one test.
+  void attr_whole(std::string_view name, std::string_view value) {
+    m_out += ' ';
+    m_out += name;
+    m_out += "=\"";
+    append_attr_escaped(m_out, xml_safe(value));
+    m_out += '"';
+  }
   /// Numeric or otherwise trusted attribute values.
   void attr_raw(std::string_view name, std::string_view value) {
     m_out += ' ';
@@ -328,10 +337,10 @@ double case_time(const TestResult& r) {
 void write_case(XmlWriter& w, const TestResult& r) {
   const Attempt* fin = final_attempt(r);
   w.open(2, "testcase");
-  w.attr("name", r.id);
-  w.attr("classname", r.group);
+  w.attr_whole("name", r.id);
+  w.attr_whole("classname", r.group);
   if (!r.file.empty()) {
-    w.attr("file", r.file);
+    w.attr_whole("file", r.file);
   }
   w.attr_raw("time", format_secs(case_time(r)));
   w.close_open();
@@ -595,7 +604,7 @@ std::string render_junit(const std::vector<TestResult>& results, const JunitWrit
       c.add(*r, case_time(*r));
     }
     w.open(1, "testsuite");
-    w.attr("name", group);
+    w.attr_whole("name", group);
     c.write(w);
     w.attr_raw("time", format_secs(c.time));
     w.close_open();
