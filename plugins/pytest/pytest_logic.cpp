@@ -224,6 +224,13 @@ Discovery parse_discovery(const std::string& group, int exit_code, int term_sign
                                  "arguments to pytest?); falling back to parsing the -q listing");
     d.tests = parse_quiet_listing(pytest_out);
   }
+  for (const auto& t : d.tests) {
+    if (t.id.find('\0') != std::string::npos) {
+      // IDs cross the plugin ABI as C strings: a NUL would cut this one short
+      // (and could merge two tests into one).
+      throw Error(OFFLOAD_E_PARSE, where + ": a collected node ID holds a NUL byte: " + tail(t.id, 200));
+    }
+  }
   return d;
 }
 
