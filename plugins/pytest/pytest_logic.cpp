@@ -195,7 +195,8 @@ Discovery parse_discovery(const std::string& group, int exit_code, int term_sign
         t.id = str_field(j, "nodeid");
         if (t.id.empty()) continue;
         t.file = str_field(j, "file");
-        t.line = j.value("line", 0);
+        auto ln = j.find("line");
+        t.line = ln != j.end() && ln->is_number_integer() ? ln->get<int>() : 0;
         d.tests.push_back(std::move(t));
       } else if (ev == "collect_error") {
         errors.emplace_back(str_field(j, "nodeid"), str_field(j, "text"));
