@@ -65,11 +65,19 @@ public:
                           unsigned batch_index, const std::string& project_dir, CommandSpec* out);
   std::string parse_results(const RunOutputView& output, std::vector<ReportedResult>* results);
   const std::string& plugin_name() const { return m_name; }
+  /// Contract violations seen so far ("plugin X misbehaved: ...").
+  std::vector<std::string> misbehaviour() const;
 
 private:
+  void misbehaved(const std::string& what);
   std::shared_ptr<LoadedLibrary> m_lib;
   offload_framework* m_fw;
   std::string m_name;
+  std::vector<std::string> m_misbehaviour;
 };
+
+/// "" when the instance's table covers every function the host calls, else
+/// why it does not (the host then refuses the instance).
+std::string check_framework_table(const offload_framework* fw);
 
 } // namespace offload

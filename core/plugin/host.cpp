@@ -279,7 +279,13 @@ bool PluginManager::load(const std::string& path) {
   }
   lib->entry = entry;
   ErrorText err;
-  if (!entry->init(m_host.raw(), path.c_str(), &err.sink)) {
+  int32_t ok = 0;
+  try {
+    ok = entry->init(m_host.raw(), path.c_str(), &err.sink);
+  } catch (...) {
+    err.text = "a C++ exception escaped from init";
+  }
+  if (!ok) {
     m_errors.push_back({path, "init failed" + (err.text.empty() ? std::string() : ": " + err.text)});
     return false;
   }
@@ -290,12 +296,22 @@ bool PluginManager::load(const std::string& path) {
   info.id = entry->id ? entry->id : "";
   info.version = entry->version ? entry->version : "";
   info.description = entry->description ? entry->description : "";
-  if (auto* ff = static_cast<const offload_framework_factory*>(entry->get_factory(OFFLOAD_FRAMEWORK_FACTORY_ID))) {
-    info.frameworks = split_types(ff->types);
+  // Factory tables: the host reads `types` and calls `create`, so the table
+  // must cover both; a short or incomplete table is refused, not read past.
+  auto* ff = static_cast<const offload_framework_factory*>(entry->get_factory(OFFLOAD_FRAMEWORK_FACTORY_ID));
+  if (ff && (!OFFLOAD_HAS_FIELD(ff, offload_framework_factory, create) || !ff->create)) {
+    m_errors.push_back({path, "framework factory table too small or without create (struct_size " +
+                                  std::to_string(ff->struct_size) + ")"});
+    return false;
   }
-  if (auto* pf = static_cast<const offload_provider_factory*>(entry->get_factory(OFFLOAD_PROVIDER_FACTORY_ID))) {
-    info.providers = split_types(pf->types);
+  if (ff) info.frameworks = split_types(ff->types);
+  auto* pf = static_cast<const offload_provider_factory*>(entry->get_factory(OFFLOAD_PROVIDER_FACTORY_ID));
+  if (pf && (!OFFLOAD_HAS_FIELD(pf, offload_provider_factory, create) || !pf->create)) {
+    m_errors.push_back({path, "provider factory table too small or without create (struct_size " +
+                                  std::to_string(pf->struct_size) + ")"});
+    return false;
   }
+  if (pf) info.providers = split_types(pf->types);
   for (auto& other : m_infos) {
     if (other.id == info.id && !info.id.empty()) {
       m_errors.push_back({path, "plugin id '" + info.id + "' already loaded from " + other.path + " (ignored)"});
@@ -327,12 +343,25 @@ std::unique_ptr<FrameworkInstance> PluginManager::create_framework(const std::st
     if (std::find(info.frameworks.begin(), info.frameworks.end(), type) == info.frameworks.end()) continue;
     auto* factory = static_cast<const offload_framework_factory*>(m_libs[i]->entry->get_factory(OFFLOAD_FRAMEWORK_FACTORY_ID));
     ErrorText err;
-    offload_framework* fw = factory->create(m_host.raw(), type.c_str(), config_json.c_str(), &err.sink);
+    std::string name = info.id.empty() ? info.path : info.id;
+    offload_framework* fw = nullptr;
+    try {
+      fw = factory->create(m_host.raw(), type.c_str(), config_json.c_str(), &err.sink);
+    } catch (...) {
+      err.text = "plugin " + name + " misbehaved: a C++ exception escaped from create";
+    }
     if (!fw) {
       *error = "framework '" + type + "' (" + info.path + "): " + (err.text.empty() ? "create failed" : err.text);
       return nullptr;
     }
-    return std::make_unique<FrameworkInstance>(m_libs[i], fw, info.id.empty() ? info.path : info.id);
+    auto bad = check_framework_table(fw);
+    if (!bad.empty()) {
+      // Refused: call destroy only if the table reaches it.
+      if (OFFLOAD_HAS_FIELD(fw, offload_framework, destroy) && fw->destroy) fw->destroy(fw);
+      *error = "framework '" + type + "' (" + info.path + "): plugin " + name + " misbehaved: " + bad;
+      return nullptr;
+    }
+    return std::make_unique<FrameworkInstance>(m_libs[i], fw, name);
   }
   *error = missing_type_message("framework", type);
   return nullptr;
@@ -354,12 +383,24 @@ std::unique_ptr<ProviderInstance> PluginManager::create_provider(const std::stri
     cfg.config_dir = config_dir.c_str();
     cfg.output_dir = output_dir.c_str();
     ErrorText err;
-    offload_provider* p = factory->create(m_host.raw(), &cfg, &err.sink);
+    std::string name = info.id.empty() ? info.path : info.id;
+    offload_provider* p = nullptr;
+    try {
+      p = factory->create(m_host.raw(), &cfg, &err.sink);
+    } catch (...) {
+      err.text = "plugin " + name + " misbehaved: a C++ exception escaped from create";
+    }
     if (!p) {
       *error = "provider '" + type + "' (" + info.path + "): " + (err.text.empty() ? "create failed" : err.text);
       return nullptr;
     }
-    return std::make_unique<ProviderInstance>(m_libs[i], p, info.id.empty() ? info.path : info.id, m_host.loop());
+    auto bad = check_provider_table(p);
+    if (!bad.empty()) {
+      if (OFFLOAD_HAS_FIELD(p, offload_provider, destroy) && p->destroy) p->destroy(p);
+      *error = "provider '" + type + "' (" + info.path + "): plugin " + name + " misbehaved: " + bad;
+      return nullptr;
+    }
+    return std::make_unique<ProviderInstance>(m_libs[i], p, name, m_host.loop());
   }
   *error = missing_type_message("provider", type);
   return nullptr;

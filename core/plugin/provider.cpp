@@ -1,6 +1,8 @@
 #include "plugin/provider.hpp"
 
 #include <atomic>
+#include <cstddef>
+#include <exception>
 #include <mutex>
 
 #include <spdlog/spdlog.h>
@@ -18,6 +20,7 @@ struct ProviderInstance::Pending {
   std::string what;
   std::string plugin;
   std::atomic<bool> fired{false};
+  std::atomic<bool> closed{false}; ///< the instance is gone: late completions are dropped
   std::shared_ptr<std::vector<std::string>> misbehaviour;
   std::shared_ptr<std::mutex> mu;
   ProviderInstance::StatusCb status_cb;
@@ -27,12 +30,24 @@ struct ProviderInstance::Pending {
 
   /// True the first time; records a contract violation afterwards.
   bool claim() {
+    if (closed.load()) return false;
     if (!fired.exchange(true)) return true;
-    std::string msg = "plugin " + plugin + " misbehaved: completed '" + what + "' more than once (ignored)";
+    report("completed '" + what + "' more than once (ignored)");
+    return false;
+  }
+
+  void report(const std::string& violation) {
+    std::string msg = "plugin " + plugin + " misbehaved: " + violation;
     spdlog::warn("{}", msg);
     std::lock_guard<std::mutex> lock(*mu);
     misbehaviour->push_back(msg);
-    return false;
+  }
+
+  /// A status outside the v1 enum becomes OFFLOAD_E_PLUGIN (reported).
+  offload_status checked(offload_status st) {
+    if (st >= OFFLOAD_OK && st <= OFFLOAD_E_TRANSIENT) return st;
+    report("completed '" + what + "' with unknown status " + std::to_string(st) + " (treated as an error)");
+    return OFFLOAD_E_PLUGIN;
   }
 };
 
@@ -45,7 +60,64 @@ ProviderInstance::ProviderInstance(std::shared_ptr<LoadedLibrary> lib, offload_p
       m_misbehaviour(std::make_shared<std::vector<std::string>>()) {}
 
 ProviderInstance::~ProviderInstance() {
-  if (m_p && m_p->destroy) m_p->destroy(m_p);
+  size_t open = 0;
+  for (auto& p : m_pending) {
+    p->closed = true;
+    if (!p->fired.load()) ++open;
+  }
+  if (open > 0) {
+    // The plugin still owes completions (it broke its contract, and the host
+    // abandoned them). Destroying the instance or unloading the library now
+    // could let a late completion run freed code: leak both on purpose.
+    spdlog::warn("plugin {}: {} operation(s) never completed; leaving the provider instance undestroyed", m_name, open);
+    new std::vector<std::shared_ptr<Pending>>(std::move(m_pending));
+    new std::shared_ptr<LoadedLibrary>(m_lib);
+    return;
+  }
+  if (m_p && OFFLOAD_HAS_FIELD(m_p, offload_provider, destroy) && m_p->destroy) {
+    try {
+      m_p->destroy(m_p);
+    } catch (...) {
+      spdlog::warn("plugin {} misbehaved: a C++ exception escaped from destroy", m_name);
+    }
+  }
+}
+
+std::string check_provider_table(const offload_provider* p) {
+  if (!p) return "create returned NULL";
+  // The host may call every function up to project_dir: the table must cover them.
+  constexpr size_t need = offsetof(offload_provider, project_dir) + sizeof(p->project_dir);
+  if (p->struct_size < need) {
+    return "provider table too small (struct_size " + std::to_string(p->struct_size) + ", need " +
+           std::to_string(need) + " for prepare .. project_dir)";
+  }
+  std::string missing;
+  if (!p->create_sandbox) missing += " create_sandbox";
+  if (!p->exec) missing += " exec";
+  if (!p->download) missing += " download";
+  if (!p->destroy_sandbox) missing += " destroy_sandbox";
+  if (!missing.empty()) return "provider table lacks" + missing;
+  return {};
+}
+
+/// Call into the plugin; an escaping C++ exception (a plugin written without
+/// the helper) fails the operation instead of unwinding through the host.
+offload_op_id ProviderInstance::call(const std::shared_ptr<Pending>& pending, const std::function<offload_op_id()>& f,
+                                     const std::function<void(std::string)>& fail) {
+  std::string what;
+  try {
+    return f();
+  } catch (const std::exception& e) {
+    what = e.what();
+  } catch (...) {
+    what = "unknown exception";
+  }
+  std::string msg = "a C++ exception escaped from " + pending->what + ": " + what;
+  pending->report(msg);
+  if (!pending->fired.exchange(true)) {
+    m_loop.post([fail, msg = "plugin " + m_name + " misbehaved: " + msg] { fail(msg); });
+  }
+  return 0;
 }
 
 namespace {
@@ -85,9 +157,11 @@ offload_op_id ProviderInstance::prepare(const PrepareSpec& spec, PrepareCb done)
   offload_prepare_done cb{sizeof cb, pending.get(), [](void* ctx, offload_status st, const char* image, const char* msg) {
                             auto* p = static_cast<Pending*>(ctx);
                             if (!p->claim()) return;
+                            st = p->checked(st);
                             p->loop->post([p, st, i = s(image), m = s(msg)] { p->prepare_cb(st, i, m); });
                           }};
-  return m_p->prepare(m_p, &req, &cb);
+  return call(pending, [&] { return m_p->prepare(m_p, &req, &cb); },
+              [p = pending.get()](std::string m) { p->prepare_cb(OFFLOAD_E_PLUGIN, "", m); });
 }
 
 offload_op_id ProviderInstance::create(unsigned index, const std::string& image_id,
@@ -101,9 +175,11 @@ offload_op_id ProviderInstance::create(unsigned index, const std::string& image_
                          [](void* ctx, offload_status st, offload_sandbox* sb, const char* id, const char* msg) {
                            auto* p = static_cast<Pending*>(ctx);
                            if (!p->claim()) return;
+                           st = p->checked(st);
                            p->loop->post([p, st, sb, i = s(id), m = s(msg)] { p->create_cb(st, sb, i, m); });
                          }};
-  return m_p->create_sandbox(m_p, &spec, &cb);
+  return call(pending, [&] { return m_p->create_sandbox(m_p, &spec, &cb); },
+              [p = pending.get()](std::string m) { p->create_cb(OFFLOAD_E_PLUGIN, nullptr, "", m); });
 }
 
 offload_op_id ProviderInstance::exec(offload_sandbox* sb, const CommandSpec& cmd, const std::string& stdout_path,
@@ -121,20 +197,34 @@ offload_op_id ProviderInstance::exec(offload_sandbox* sb, const CommandSpec& cmd
                          auto* p = static_cast<Pending*>(ctx);
                          if (!p->claim()) return;
                          ExecOutcome o;
-                         o.status = st;
+                         o.status = p->checked(st);
                          o.message = s(msg);
-                         if (r) {
+                         if (r && OFFLOAD_HAS_FIELD(r, offload_exec_result, timed_out)) {
                            o.exit_code = r->exit_code;
                            o.term_signal = r->term_signal;
                            o.timed_out = r->timed_out != 0;
-                           o.duration_ms = r->duration_ms;
-                         } else if (st == OFFLOAD_OK) {
+                           if (OFFLOAD_HAS_FIELD(r, offload_exec_result, duration_ms)) o.duration_ms = r->duration_ms;
+                         } else if (r && o.status == OFFLOAD_OK) {
+                           p->report("completed 'exec' with a result whose struct_size (" + std::to_string(r->struct_size) +
+                                     ") does not cover exit_code, term_signal and timed_out (treated as an error)");
+                           o.status = OFFLOAD_E_PLUGIN;
+                           o.message = "plugin " + p->plugin + " misbehaved: exec result struct too small";
+                         } else if (!r && o.status == OFFLOAD_OK) {
+                           p->report("completed 'exec' OK without a result (treated as an error)");
                            o.status = OFFLOAD_E_PLUGIN;
                            o.message = "plugin " + p->plugin + " misbehaved: exec completed OK without a result";
                          }
+                         if (o.status != st && o.message.empty()) {
+                           o.message = "plugin " + p->plugin + " misbehaved: unknown status " + std::to_string(st);
+                         }
                          p->loop->post([p, o = std::move(o)] { p->exec_cb(o); });
                        }};
-  return m_p->exec(m_p, sb, &req, &cb);
+  return call(pending, [&] { return m_p->exec(m_p, sb, &req, &cb); }, [p = pending.get()](std::string m) {
+    ExecOutcome o;
+    o.status = OFFLOAD_E_PLUGIN;
+    o.message = std::move(m);
+    p->exec_cb(o);
+  });
 }
 
 offload_op_id ProviderInstance::download(offload_sandbox* sb,
@@ -148,9 +238,11 @@ offload_op_id ProviderInstance::download(offload_sandbox* sb,
   offload_status_done cb{sizeof cb, pending.get(), [](void* ctx, offload_status st, const char* msg) {
                            auto* p = static_cast<Pending*>(ctx);
                            if (!p->claim()) return;
+                           st = p->checked(st);
                            p->loop->post([p, st, m = s(msg)] { p->status_cb(st, m); });
                          }};
-  return m_p->download(m_p, sb, &req, &cb);
+  return call(pending, [&] { return m_p->download(m_p, sb, &req, &cb); },
+              [p = pending.get()](std::string m) { p->status_cb(OFFLOAD_E_PLUGIN, m); });
 }
 
 offload_op_id ProviderInstance::destroy(offload_sandbox* sb, StatusCb done) {
@@ -159,16 +251,31 @@ offload_op_id ProviderInstance::destroy(offload_sandbox* sb, StatusCb done) {
   offload_status_done cb{sizeof cb, pending.get(), [](void* ctx, offload_status st, const char* msg) {
                            auto* p = static_cast<Pending*>(ctx);
                            if (!p->claim()) return;
+                           st = p->checked(st);
                            p->loop->post([p, st, m = s(msg)] { p->status_cb(st, m); });
                          }};
-  return m_p->destroy_sandbox(m_p, sb, &cb);
+  return call(pending, [&] { return m_p->destroy_sandbox(m_p, sb, &cb); },
+              [p = pending.get()](std::string m) { p->status_cb(OFFLOAD_E_PLUGIN, m); });
 }
 
 void ProviderInstance::cancel(offload_op_id op) {
-  if (m_p->cancel && op) m_p->cancel(m_p, op);
+  if (!m_p->cancel || !op) return;
+  try {
+    m_p->cancel(m_p, op);
+  } catch (...) {
+    spdlog::warn("plugin {} misbehaved: a C++ exception escaped from cancel", m_name);
+  }
 }
 
-std::string ProviderInstance::project_dir() const { return m_p->project_dir ? s(m_p->project_dir(m_p)) : std::string(); }
+std::string ProviderInstance::project_dir() const {
+  if (!m_p->project_dir) return {};
+  try {
+    return s(m_p->project_dir(m_p));
+  } catch (...) {
+    spdlog::warn("plugin {} misbehaved: a C++ exception escaped from project_dir", m_name);
+    return {};
+  }
+}
 
 std::vector<std::string> ProviderInstance::misbehaviour() const {
   std::lock_guard<std::mutex> lock(*g_mu);

@@ -65,6 +65,8 @@ public:
   struct Pending;
 
 private:
+  offload_op_id call(const std::shared_ptr<Pending>& pending, const std::function<offload_op_id()>& f,
+                     const std::function<void(std::string)>& fail);
   std::shared_ptr<LoadedLibrary> m_lib;
   offload_provider* m_p;
   std::string m_name;
@@ -72,5 +74,9 @@ private:
   std::vector<std::shared_ptr<Pending>> m_pending; ///< completion contexts, kept until destruction
   std::shared_ptr<std::vector<std::string>> m_misbehaviour;
 };
+
+/// "" when the instance's table covers every function the host calls, else
+/// why it does not (the host then refuses the instance).
+std::string check_provider_table(const offload_provider* p);
 
 } // namespace offload

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdlib>
 #include <deque>
 #include <filesystem>
 #include <map>
@@ -62,8 +63,27 @@ struct SandboxState {
   bool dead = false;
   bool destroying = false;
   bool destroyed = false;
+  bool abandoned = false;    ///< its create never completed; a late completion is ignored
+  offload_op_id destroy_op = 0;
   Clock::time_point created;
 };
+
+/// A positive number of seconds from an environment variable, else fallback.
+double env_secs(const char* name, double fallback) {
+  if (const char* v = std::getenv(name)) {
+    char* end = nullptr;
+    double d = std::strtod(v, &end);
+    if (end != v && d > 0) return d;
+  }
+  return fallback;
+}
+
+std::string secs_text(double s) {
+  auto t = std::to_string(s);
+  t.erase(t.find_last_not_of('0') + 1);
+  if (!t.empty() && t.back() == '.') t.pop_back();
+  return t + "s";
+}
 
 std::string describe_exec(const ExecOutcome& e) {
   if (e.timed_out) return "timed out";
@@ -100,6 +120,23 @@ struct Executor::State {
   std::string project_dir;
   double busy = 0;     ///< summed batch wall time
   double longest = 0;  ///< longest single attempt
+  uint64_t teardown_timer = 0;
+  uint64_t create_timer = 0;
+
+  /// How long past its timeout (or past a cancel) an exec may stay
+  /// uncompleted before the host gives up on the plugin: min(60, max(5,
+  /// timeout/2)) seconds; OFFLOAD_PLUGIN_GRACE_SECS overrides (tests).
+  double plugin_grace_secs() const {
+    double t = static_cast<double>(opts.timeout_ms) / 1000.0;
+    return env_secs("OFFLOAD_PLUGIN_GRACE_SECS", std::min(60.0, std::max(5.0, t / 2)));
+  }
+  /// Overall limit on destroying the sandboxes at the end (60 s;
+  /// OFFLOAD_TEARDOWN_SECS overrides). Destroys still running then are
+  /// cancelled and abandoned with a warning.
+  double teardown_limit_secs() const { return env_secs("OFFLOAD_TEARDOWN_SECS", 60.0); }
+  static std::chrono::milliseconds ms(double secs) {
+    return std::chrono::milliseconds(static_cast<int64_t>(secs * 1000));
+  }
 
   State(EventLoop& l, ProviderInstance& p, FrameworkInstance& f, ExecOptions o, ExecObserver ob, Trace* t)
       : loop(l), provider(p), framework(f), opts(std::move(o)), obs(std::move(ob)), trace(t) {}
@@ -184,8 +221,13 @@ struct Executor::State {
   }
 
   void on_created(size_t i, offload_status st, offload_sandbox* sb, std::string id, std::string msg, int64_t start_us) {
-    --creating;
     auto& s = sandboxes[i];
+    if (s.abandoned) {
+      // Completed after the host stopped waiting: destroy what it made.
+      if (st == OFFLOAD_OK && sb) provider.destroy(sb, [](offload_status, std::string) {});
+      return;
+    }
+    --creating;
     if (st != OFFLOAD_OK || !sb) {
       s.dead = true;
       s.destroyed = true;
@@ -293,20 +335,26 @@ struct Executor::State {
     if (opts.timeout_ms > 0) {
       // Watchdog for a provider that never completes: the provider enforces
       // the timeout itself; this only catches a plugin that breaks its contract.
-      b.watchdog = loop.add_timer(std::chrono::milliseconds(opts.timeout_ms + 60000), [this, bid] {
-        auto& bb = batches[bid];
-        bb.watchdog = 0;
-        if (!bb.running) return;
-        warn("plugin " + provider.plugin_name() + " misbehaved: exec of batch " + std::to_string(bb.log_index) +
-             " did not complete 60s after its timeout; giving up on its sandbox");
-        sandboxes[bb.sandbox].dead = true;
-        ExecOutcome o;
-        o.status = OFFLOAD_E_PLUGIN;
-        o.message = "provider never completed the batch";
-        o.timed_out = true;
-        on_exec_done(bid, o, true);
-      });
+      double grace = plugin_grace_secs();
+      b.watchdog = loop.add_timer(std::chrono::milliseconds(opts.timeout_ms) + ms(grace),
+                                  [this, bid, grace] { abandon_exec(bid, "did not complete " + secs_text(grace) + " after its timeout"); });
     }
+  }
+
+  /// The provider never completed a batch's exec: stop waiting, retire the
+  /// sandbox (its tests run again elsewhere) and name the plugin.
+  void abandon_exec(size_t bid, const std::string& why) {
+    auto& bb = batches[bid];
+    bb.watchdog = 0;
+    if (!bb.running) return;
+    warn("plugin " + provider.plugin_name() + " misbehaved: exec of batch " + std::to_string(bb.log_index) + " " + why +
+         "; giving up on sandbox " + sandboxes[bb.sandbox].id);
+    sandboxes[bb.sandbox].dead = true;
+    ExecOutcome o;
+    o.status = bb.cancel_requested ? OFFLOAD_E_CANCELLED : OFFLOAD_E_PLUGIN;
+    o.message = "provider " + provider.plugin_name() + " never completed the batch";
+    o.timed_out = !bb.cancel_requested;
+    on_exec_done(bid, o, true);
   }
 
   void on_exec_done(size_t bid, ExecOutcome o, bool from_watchdog = false) {
@@ -695,11 +743,34 @@ struct Executor::State {
       batches[bid].finished = true;
     }
     queue.clear();
+    double grace = plugin_grace_secs();
     for (auto& b : batches) {
       if (b.running && !b.cancel_requested) {
         b.cancel_requested = true;
         provider.cancel(b.op);
       }
+      if (b.running) {
+        // A cancellation always completes (contract); if it does not within
+        // the grace, the batch is abandoned so the run can end.
+        if (b.watchdog) loop.cancel_timer(b.watchdog);
+        size_t bid = b.id;
+        b.watchdog = loop.add_timer(ms(grace), [this, bid, grace] {
+          abandon_exec(bid, "was cancelled but did not complete within " + secs_text(grace));
+        });
+      }
+    }
+    if (creating > 0 && !create_timer) {
+      create_timer = loop.add_timer(ms(grace), [this, grace] {
+        create_timer = 0;
+        for (auto& sb : sandboxes) {
+          if (sb.ready || sb.dead || sb.abandoned) continue;
+          sb.abandoned = sb.dead = sb.destroyed = true;
+          --creating;
+          warn("plugin " + provider.plugin_name() + " misbehaved: creating sandbox " + std::to_string(sb.index) +
+               " did not complete within " + secs_text(grace) + " of the stop; abandoned");
+        }
+        maybe_finish();
+      });
     }
     maybe_finish();
   }
@@ -709,8 +780,9 @@ struct Executor::State {
     if (s.destroying || s.destroyed || !s.handle) return;
     s.destroying = true;
     int64_t start_us = trace ? trace->now_us() : 0;
-    provider.destroy(s.handle, [this, i, start_us](offload_status st, std::string msg) {
+    s.destroy_op = provider.destroy(s.handle, [this, i, start_us](offload_status st, std::string msg) {
       auto& sb = sandboxes[i];
+      if (sb.destroyed) return; // abandoned by the teardown limit meanwhile
       sb.destroyed = true;
       if (trace && trace->enabled()) {
         trace->span("destroy_sandbox", "sandbox", static_cast<int>(i) + 1, 0, start_us, trace->now_us() - start_us);
@@ -735,7 +807,21 @@ struct Executor::State {
       stop_all("not run: no sandbox could be created or all sandboxes failed");
       if (anything_running()) return;
     }
-    // Everything has run: tear down.
+    // Everything has run: tear down, within an overall limit.
+    if (!finishing) {
+      double limit = teardown_limit_secs();
+      teardown_timer = loop.add_timer(ms(limit), [this, limit] {
+        teardown_timer = 0;
+        for (auto& sb : sandboxes) {
+          if (sb.destroyed) continue;
+          warn("destroying sandbox " + sb.id + " did not finish within the " + secs_text(limit) +
+               " teardown limit; abandoned (it may still exist)");
+          if (sb.destroy_op) provider.cancel(sb.destroy_op);
+          sb.destroyed = true;
+        }
+        maybe_finish();
+      });
+    }
     finishing = true;
     bool pending_destroy = false;
     for (size_t i = 0; i < sandboxes.size(); ++i) {
@@ -747,6 +833,9 @@ struct Executor::State {
     if (pending_destroy) return;
     if (!std::all_of(sandboxes.begin(), sandboxes.end(), [](const SandboxState& s) { return s.destroyed; })) return;
     done_called = true;
+    if (teardown_timer) loop.cancel_timer(teardown_timer);
+    if (create_timer) loop.cancel_timer(create_timer);
+    teardown_timer = create_timer = 0;
     ExecSummary sum;
     for (size_t t = 0; t < tests.size(); ++t) {
       if (!tests[t].decided) {

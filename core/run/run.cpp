@@ -2,8 +2,12 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cerrno>
 #include <csignal>
+#include <cstring>
+#include <fcntl.h>
 #include <filesystem>
+#include <sys/file.h>
 #include <map>
 #include <ostream>
 #include <thread>
@@ -87,8 +91,10 @@ struct Session {
   void install_signal_handler(std::ostream& err) {
     loop.on_signal([this, &err](int signo) {
       if (signal != 0) {
-        runner.cancel_all(true);
-        err << "Forced exit.\n";
+        // Kill every child's process group now (this runs on the loop
+        // thread; cancel_all would only queue the kill behind _Exit).
+        for (int pg : runner.process_groups()) ::kill(-pg, SIGKILL);
+        err << "Forced exit: sandboxes still being destroyed may be left behind.\n" << std::flush;
         std::_Exit(signo == SIGINT ? 130 : 143);
       }
       signal = signo;
@@ -227,6 +233,35 @@ std::map<std::string, double> previous_durations(const std::string& junit_path) 
   return out;
 }
 
+/// One run per output directory at a time: an exclusive flock on
+/// {output_dir}/.offload.lock, held (fd open, close-on-exec so no child
+/// inherits it) until the process exits. The holder's PID is written into the
+/// file so a second run can name it. Returns "" or the error to show.
+std::string lock_output_dir(const std::string& dir, int* fd_out) {
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  std::string path = dir + "/.offload.lock";
+  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0) return "cannot open " + path + ": " + std::strerror(errno);
+  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    int e = errno;
+    std::string holder;
+    char buf[64] = {};
+    ssize_t n = ::pread(fd, buf, sizeof buf - 1, 0);
+    if (n > 0) holder = std::string(trim(std::string(buf, static_cast<size_t>(n))));
+    ::close(fd);
+    if (e != EWOULDBLOCK) return "cannot lock " + path + ": " + std::strerror(e);
+    return "another offload run" + (holder.empty() ? std::string() : " (pid " + holder + ")") +
+           " is using the output directory " + dir + "; wait for it to finish, or give this run another [report] output_dir";
+  }
+  std::string pid = std::to_string(::getpid()) + "\n";
+  if (::ftruncate(fd, 0) != 0 || ::pwrite(fd, pid.data(), pid.size(), 0) < 0) {
+    spdlog::debug("{}: could not record the pid: {}", path, std::strerror(errno));
+  }
+  *fd_out = fd;
+  return {};
+}
+
 void clear_previous_outputs(const std::string& dir, const std::string& junit_file) {
   std::error_code ec;
   fs::remove_all(fs::path(dir) / "logs", ec);
@@ -331,13 +366,23 @@ int run_tests(const Config& config, const RunOptions& opts, std::ostream& out, s
   trace.name_thread(0, 0, "Main");
   auto run_start = std::chrono::steady_clock::now();
 
+  const std::string output_dir = output_dir_of(config);
+  int lock_fd = -1;
+  if (auto e = lock_output_dir(output_dir, &lock_fd); !e.empty()) {
+    err << "error: " << e << "\n";
+    return kExitFailed;
+  }
+  struct LockGuard {
+    int fd;
+    ~LockGuard() { ::close(fd); } // releases the flock; the file stays (removing it would race)
+  } lock_guard{lock_fd};
+
   Session s;
   s.install_signal_handler(err);
   {
     TraceScope scope(&trace, "plugin_loading");
     if (!load_plugins(s, config, opts, true, err)) return kExitFailed;
   }
-  const std::string output_dir = output_dir_of(config);
   const std::string junit_path = output_dir + "/" + config.report.junit_file;
   Reporter reporter(out, opts.ci);
   EventStream events(opts.events_path);
@@ -562,6 +607,19 @@ int run_tests(const Config& config, const RunOptions& opts, std::ostream& out, s
   if (opts.trace) {
     auto e = trace.write(output_dir + "/trace.json");
     if (!e.empty()) err << "error: writing trace: " << e << "\n";
+  }
+  {
+    // Name misbehaving plugins once more at the end (the warnings scrolled by).
+    auto misbehaved = s.provider->misbehaviour();
+    for (auto& m : s.framework->misbehaviour()) misbehaved.push_back(m);
+    for (auto& w : summary.warnings)
+      if (w.find(" misbehaved: ") != std::string::npos) misbehaved.push_back(w); // the executor's watchdogs
+    if (!misbehaved.empty()) {
+      std::map<std::string, int> counts;
+      for (auto& m : misbehaved) counts[m]++;
+      err << "warning: plugin contract violations during this run (handled; see docs/reliability.md):\n";
+      for (auto& [m, n] : counts) err << "  " << m << (n > 1 ? " (" + std::to_string(n) + " times)" : "") << "\n";
+    }
   }
   int code = summary.interrupted ? (summary.signal == SIGTERM ? kExitSigterm : kExitSigint) : exit_code_for(totals);
   events.emit("run_finished", {{"total", totals.total}, {"passed", totals.passed}, {"failed", totals.failed},
