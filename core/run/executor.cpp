@@ -104,7 +104,7 @@ struct Executor::State {
   std::vector<TestState> tests;
   std::deque<BatchState> batches;  ///< deque: references stay valid while retries are added
   std::deque<size_t> queue;        ///< batch ids waiting
-  std::vector<SandboxState> sandboxes;
+  std::deque<SandboxState> sandboxes;  ///< deque: the pool grows while references are live
   size_t undecided = 0;
   int next_log_index = 0;
   size_t creating = 0;
@@ -208,15 +208,35 @@ struct Executor::State {
 
   void create_sandboxes() {
     size_t want = std::min(static_cast<size_t>(std::max(1, opts.max_parallel)), queue.size());
-    sandboxes.resize(want);
-    creating = want;
     for (size_t i = 0; i < want; ++i) {
-      sandboxes[i].index = i;
-      int64_t start_us = trace ? trace->now_us() : 0;
-      provider.create(static_cast<unsigned>(i), opts.image_id, opts.sandbox_env,
-                      [this, i, start_us](offload_status st, offload_sandbox* sb, std::string id, std::string msg) {
-                        on_created(i, st, sb, std::move(id), std::move(msg), start_us);
-                      });
+      create_one();
+    }
+  }
+
+  void create_one() {
+    size_t i = sandboxes.size();
+    sandboxes.emplace_back();
+    sandboxes[i].index = i;
+    ++creating;
+    int64_t start_us = trace ? trace->now_us() : 0;
+    provider.create(static_cast<unsigned>(i), opts.image_id, opts.sandbox_env,
+                    [this, i, start_us](offload_status st, offload_sandbox* sb, std::string id, std::string msg) {
+                      on_created(i, st, sb, std::move(id), std::move(msg), start_us);
+                    });
+  }
+
+  /// More queued work than idle sandboxes (retries, reruns) and room under
+  /// max_parallel: add sandboxes, so parallel retries really run in parallel.
+  void grow_pool() {
+    if (stopping || finishing) return;
+    size_t cap = static_cast<size_t>(std::max(1, opts.max_parallel));
+    size_t idle = creating;
+    for (auto& sb : sandboxes) {
+      if (sb.ready && !sb.busy && !sb.dead) ++idle;
+    }
+    while (sandboxes.size() < cap && queue.size() > idle) {
+      create_one();
+      ++idle;
     }
   }
 
@@ -456,7 +476,7 @@ struct Executor::State {
     std::string missing_cause;
     bool rerun_missing = true;
     if (cancelled) {
-      missing_cause = interrupted ? interrupt_reason : "cancelled";
+      missing_cause = !interrupt_reason.empty() ? interrupt_reason : "cancelled";
       rerun_missing = false;
     } else if (infra_error) {
       missing_cause = "sandbox " + s.id + " could not run the batch: " + o.message;
@@ -508,6 +528,11 @@ struct Executor::State {
         a.text = r.text;
         a.system_out = r.system_out;
         a.system_err = r.system_err;
+        if ((o.timed_out || crash_signal) && a.duration_secs <= 0 && a.status != AttemptStatus::Passed) {
+          // The test that was running when the batch was stopped: its time is
+          // at least the batch's (history must not learn that a hang is fast).
+          a.duration_secs = now() - b.start_secs;
+        }
         if (ts.name.empty()) {
           ts.name = r.name;
           ts.classname = r.classname;
@@ -548,8 +573,10 @@ struct Executor::State {
         if (ts.failures + ts.in_flight <= ts.test.retry_count && ts.retries_scheduled < ts.test.retry_count) {
           need_retry.push_back(t);
         } else if (ts.in_flight == 0 && ts.failures >= ts.test.retry_count + 1) {
+          // Name what offload itself saw (a timeout, a crash) in the cause.
+          std::string detail = a.type.rfind("offload.", 0) == 0 && !a.message.empty() ? ": " + a.message : "";
           decide(t, Outcome::Failed,
-                 ts.failures == 1 ? "failed" : "failed on all " + std::to_string(ts.failures) + " attempts");
+                 (ts.failures == 1 ? "failed" : "failed on all " + std::to_string(ts.failures) + " attempts") + detail);
         } else if (ts.in_flight == 0) {
           decide(t, Outcome::Failed, "failed (" + std::to_string(ts.failures) + " attempts)");
         }
@@ -635,6 +662,7 @@ struct Executor::State {
     for (size_t i = 0; i < sandboxes.size(); ++i) {
       if (!sandboxes[i].busy && sandboxes[i].ready && !sandboxes[i].dead && !queue.empty()) pull(i);
     }
+    grow_pool();
     maybe_finish();
   }
 

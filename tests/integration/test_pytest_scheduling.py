@@ -130,10 +130,6 @@ def test_retries_run_at_once_on_different_sandboxes(tmp_path):
     assert len(attempts_ev) == 3 and len({e["sandbox"] for e in attempts_ev[1:]}) == 2, attempts_ev
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "core/run/executor.cpp create_sandboxes() creates min(max_parallel, initial queue size) sandboxes "
-    "once and never grows the pool, so with a single failing test (1 initial batch) max_parallel = 3 gives one "
-    "sandbox and its 2 'parallel' retries run one after the other on it"))
 def test_retries_of_a_lone_test_still_run_in_parallel(tmp_path):
     proj = tmp_path
     write(proj / "offload.toml", config("[groups.all]\nretry_count = 2\n", parallel=3))
@@ -259,11 +255,6 @@ def test_fail_fast_stops_early_and_kills_running_batches(fail_fast_run):
     assert [e["exit_code"] for e in evs if e["event"] == "run_finished"] == [1]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "core/run/executor.cpp finish_batch(): a batch cancelled by the --fail-fast stop gives its tests "
-    "the cause 'cancelled' (missing_cause = interrupted ? interrupt_reason : \"cancelled\"; `interrupted` is only "
-    "set by a signal), and the test is decided then, so the stop_all reason 'not run: --fail-fast stopped the run "
-    "after a failure' (docs/architecture.md) never reaches it"))
 def test_fail_fast_not_run_causes_name_fail_fast(fail_fast_run):
     r, _ = fail_fast_run
     causes = r.causes()
