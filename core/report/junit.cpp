@@ -1,10 +1,17 @@
 #include "report/junit.hpp"
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <pugixml.hpp>
 
 #include <algorithm>
 #include <charconv>
+#include <cerrno>
 #include <cmath>
+#include <cstring>
+#include <filesystem>
+#include <functional>
 #include <cstdint>
 #include <map>
 
@@ -142,31 +149,42 @@ size_t line_of_offset(std::string_view text, ptrdiff_t offset) {
 /// Escape already xml_safe text for element content. \r is kept as a
 /// character reference so parsers do not fold \r\n into \n.
 void append_text_escaped(std::string& out, std::string_view s) {
-  for (char ch : s) {
-    switch (ch) {
+  // Copy runs without special characters in one go (most text has none).
+  for (;;) {
+    size_t k = s.find_first_of("&<>\r");
+    out.append(s.substr(0, k));
+    if (k == std::string_view::npos) {
+      return;
+    }
+    switch (s[k]) {
     case '&': out += "&amp;"; break;
     case '<': out += "&lt;"; break;
     case '>': out += "&gt;"; break;
-    case '\r': out += "&#13;"; break;
-    default: out += ch; break;
+    default: out += "&#13;"; break; // '\r'
     }
+    s.remove_prefix(k + 1);
   }
 }
 
 /// Escape already xml_safe text for a double-quoted attribute value;
 /// whitespace controls become references so attribute normalisation keeps them.
 void append_attr_escaped(std::string& out, std::string_view s) {
-  for (char ch : s) {
-    switch (ch) {
+  for (;;) {
+    size_t k = s.find_first_of("&<>\"\n\r\t");
+    out.append(s.substr(0, k));
+    if (k == std::string_view::npos) {
+      return;
+    }
+    switch (s[k]) {
     case '&': out += "&amp;"; break;
     case '<': out += "&lt;"; break;
     case '>': out += "&gt;"; break;
     case '"': out += "&quot;"; break;
     case '\n': out += "&#10;"; break;
     case '\r': out += "&#13;"; break;
-    case '\t': out += "&#9;"; break;
-    default: out += ch; break;
+    default: out += "&#9;"; break; // '\t'
     }
+    s.remove_prefix(k + 1);
   }
 }
 
@@ -183,6 +201,17 @@ std::string format_secs(double secs) {
   return std::string(buf, end);
 }
 
+/// True when xml_safe() would return the bytes unchanged (printable ASCII,
+/// \t \n \r): the common case, which then needs no sanitised copy.
+bool already_xml_safe(std::string_view s) {
+  for (unsigned char b : s) {
+    if (b >= 0x80 || (b < 0x20 && b != '\t' && b != '\n' && b != '\r')) {
+      return false;
+    }
+  }
+  return true;
+}
+
 class XmlWriter {
 public:
   explicit XmlWriter(size_t max_bytes) : m_max(max_bytes) {}
@@ -192,7 +221,11 @@ public:
     m_out += ' ';
     m_out += name;
     m_out += "=\"";
-    append_attr_escaped(m_out, xml_safe_truncated(value, m_max));
+    if ((m_max == 0 || value.size() <= m_max) && already_xml_safe(value)) {
+      append_attr_escaped(m_out, value);
+    } else {
+      append_attr_escaped(m_out, xml_safe_truncated(value, m_max));
+    }
     m_out += '"';
   }
   /// An identity (test ID, group, file): made safe and escaped but never
@@ -201,7 +234,11 @@ public:
     m_out += ' ';
     m_out += name;
     m_out += "=\"";
-    append_attr_escaped(m_out, xml_safe(value));
+    if (already_xml_safe(value)) {
+      append_attr_escaped(m_out, value);
+    } else {
+      append_attr_escaped(m_out, xml_safe(value));
+    }
     m_out += '"';
   }
   /// Numeric or otherwise trusted attribute values.
@@ -229,7 +266,11 @@ public:
   /// (so the text round-trips byte for byte).
   void text_and_end(std::string_view name, std::string_view text) {
     m_out += '>';
-    append_text_escaped(m_out, xml_safe_truncated(text, m_max));
+    if ((m_max == 0 || text.size() <= m_max) && already_xml_safe(text)) {
+      append_text_escaped(m_out, text);
+    } else {
+      append_text_escaped(m_out, xml_safe_truncated(text, m_max));
+    }
     m_out += "</";
     m_out += name;
     m_out += ">\n";
@@ -245,9 +286,31 @@ public:
   void raw(std::string_view s) { m_out += s; }
   std::string take() { return std::move(m_out); }
 
+  /// Streaming: once set, the buffer goes to `sink` whenever it holds more
+  /// than `chunk` bytes (at flush_if_full(), between test cases) and at
+  /// flush(), so a 100,000-test report never sits in memory whole.
+  void set_sink(std::function<void(std::string_view)> sink, size_t chunk) {
+    m_sink = std::move(sink);
+    m_chunk = chunk;
+    m_out.reserve(chunk + chunk / 4);
+  }
+  void flush_if_full() {
+    if (m_sink && m_out.size() >= m_chunk) {
+      flush();
+    }
+  }
+  void flush() {
+    if (m_sink) {
+      m_sink(m_out);
+      m_out.clear();
+    }
+  }
+
 private:
   size_t m_max;
   std::string m_out;
+  std::function<void(std::string_view)> m_sink;
+  size_t m_chunk = 0;
 };
 
 bool is_failing(AttemptStatus s) {
@@ -576,7 +639,9 @@ std::string format_test_id(std::string_view format, const JunitCase& c) {
   return out;
 }
 
-std::string render_junit(const std::vector<TestResult>& results, const JunitWriteOptions& opts) {
+namespace {
+
+void render_into(XmlWriter& w, const std::vector<TestResult>& results, const JunitWriteOptions& opts) {
   // Groups in first-seen order, each with its results in the given order.
   std::vector<std::string> order;
   std::map<std::string, std::vector<const TestResult*>> by_group;
@@ -590,7 +655,6 @@ std::string render_junit(const std::vector<TestResult>& results, const JunitWrit
     total.add(r, case_time(r));
   }
 
-  XmlWriter w(opts.max_output_bytes);
   w.raw("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
   w.open(0, "testsuites");
   w.attr("name", opts.suite_name);
@@ -610,16 +674,66 @@ std::string render_junit(const std::vector<TestResult>& results, const JunitWrit
     w.close_open();
     for (const TestResult* r : members) {
       write_case(w, *r);
+      w.flush_if_full();
     }
     w.end(1, "testsuite");
   }
   w.end(0, "testsuites");
+}
+
+} // namespace
+
+std::string render_junit(const std::vector<TestResult>& results, const JunitWriteOptions& opts) {
+  XmlWriter w(opts.max_output_bytes);
+  render_into(w, results, opts);
   return w.take();
 }
 
 std::string write_junit(const std::string& path, const std::vector<TestResult>& results,
                         const JunitWriteOptions& opts) {
-  return write_file_atomic(path, render_junit(results, opts));
+  // Streamed to a temp file in 1 MiB chunks, then renamed (as write_file_atomic
+  // does): the whole document in memory cost ~2.5x its size at the last
+  // string growth (about 120 MB for 100,000 tests).
+  namespace fs = std::filesystem;
+  fs::path target(path);
+  std::error_code ec;
+  if (target.has_parent_path()) {
+    fs::create_directories(target.parent_path(), ec);
+  }
+  std::string tmp = path + ".tmp." + std::to_string(::getpid());
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) {
+    return tmp + ": " + std::strerror(errno);
+  }
+  std::string err;
+  XmlWriter w(opts.max_output_bytes);
+  w.set_sink(
+      [&](std::string_view data) {
+        while (err.empty() && !data.empty()) {
+          ssize_t n = ::write(fd, data.data(), data.size());
+          if (n < 0) {
+            if (errno != EINTR) {
+              err = tmp + ": " + std::strerror(errno);
+            }
+            continue;
+          }
+          data.remove_prefix(static_cast<size_t>(n));
+        }
+      },
+      size_t(1) << 20);
+  render_into(w, results, opts);
+  w.flush();
+  if (err.empty()) {
+    ::fsync(fd);
+  }
+  ::close(fd);
+  if (err.empty() && ::rename(tmp.c_str(), path.c_str()) != 0) {
+    err = path + ": " + std::strerror(errno);
+  }
+  if (!err.empty()) {
+    ::unlink(tmp.c_str());
+  }
+  return err;
 }
 
 std::string xml_safe(std::string_view bytes) {
