@@ -384,7 +384,10 @@ public:
     if (!m_root.empty()) s += "cd " + shell_quote(m_root) + " || exit 125\n";
     if (c.cwd && !c.cwd->empty()) s += "cd " + shell_quote(*c.cwd) + " || exit 1\n";
     Env env = sb.env;
-    for (auto& [k, v] : c.env) {
+    for (auto& kv : c.env) {
+      // Not a structured binding: clang 14 cannot capture those in lambdas.
+      const std::string& k = kv.first;
+      const std::string& v = kv.second;
       if (!valid_env_name(k)) throw Error(OFFLOAD_E_INVALID, "environment variable name not usable in a shell: '" + k + "'");
       auto it = std::find_if(env.begin(), env.end(), [&](auto& e) { return e.first == k; });
       if (it != env.end()) {

@@ -275,7 +275,9 @@ TEST_CASE("parse_results: a batch run in a sandbox root reports exactly the batc
   CHECK(r.at("src/math.test.ts > math > multiplies wrongly").status == Status::Failed);
   CHECK(r.at("src/strings.test.ts > regex names > x").status == Status::Passed);
   CHECK(r.at("src/lifecycle.test.ts > lifecycle > skips itself at run time").status == Status::Skipped);
-  for (auto& [id, x] : r) {
+  for (auto& kv : r) {
+    const auto& id = kv.first;
+    const auto& x = kv.second;
     if (id.find("multiplies wrongly") == std::string::npos && id.find("skips itself") == std::string::npos)
       CHECK_MESSAGE(x.status == Status::Passed, id);
   }
@@ -287,7 +289,10 @@ TEST_CASE("parse_results: the sandbox root, not the local one, decides the relat
   // with an unrelated root, the batch's own files still identify them.
   auto r = by_id(parse_results(read("results-batch-sandbox.json"), ids, "/somewhere/else", kDefault));
   CHECK(r.size() == ids.size());
-  for (auto& [id, x] : r) CHECK_MESSAGE(x.classname.rfind("src/", 0) == 0, x.classname);
+  for (auto& kv : r) {
+    const auto& x = kv.second;
+    CHECK_MESSAGE(x.classname.rfind("src/", 0) == 0, x.classname);
+  }
 }
 
 TEST_CASE("parse_results: a file that fails at import makes its batch tests errors with the file's message") {
@@ -313,7 +318,11 @@ TEST_CASE("parse_results: after --bail, tests vitest never started are left for 
   CHECK(r.count("src/strings.test.ts > shared name") == 0);         // "pending", never started
   CHECK(r.count("src/math.test.ts > math > adds") == 0);            // its file never ran
   CHECK(r.count("src/lifecycle.test.ts > lifecycle > passes") == 0);
-  for (auto& [id, x] : r) CHECK_MESSAGE(x.status != Status::Skipped, id);
+  for (auto& kv : r) {
+    const auto& id = kv.first;
+    const auto& x = kv.second;
+    CHECK_MESSAGE(x.status != Status::Skipped, id);
+  }
 }
 
 TEST_CASE("parse_results: unusable result files are parse failures") {
