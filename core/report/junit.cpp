@@ -13,7 +13,9 @@
 #include <filesystem>
 #include <functional>
 #include <cstdint>
+#include <cstdlib>
 #include <map>
+#include <optional>
 
 #include "util/fs.hpp"
 #include "util/strings.hpp"
@@ -614,6 +616,118 @@ JunitParse parse_junit_file(const std::string& path) {
     result.error = path + ": " + result.error;
   }
   return result;
+}
+
+namespace {
+/// Decode the five XML entities and numeric character references.
+std::string xml_unescape(std::string_view v) {
+  std::string out;
+  out.reserve(v.size());
+  for (size_t i = 0; i < v.size(); ++i) {
+    if (v[i] != '&') {
+      out += v[i];
+      continue;
+    }
+    auto semi = v.find(';', i);
+    if (semi == std::string_view::npos) {
+      out += v[i];
+      continue;
+    }
+    auto ent = v.substr(i + 1, semi - i - 1);
+    if (ent == "amp") out += '&';
+    else if (ent == "lt") out += '<';
+    else if (ent == "gt") out += '>';
+    else if (ent == "quot") out += '"';
+    else if (ent == "apos") out += '\'';
+    else if (!ent.empty() && ent[0] == '#') {
+      unsigned long cp = ent.size() > 1 && (ent[1] == 'x' || ent[1] == 'X')
+                             ? std::strtoul(std::string(ent.substr(2)).c_str(), nullptr, 16)
+                             : std::strtoul(std::string(ent.substr(1)).c_str(), nullptr, 10);
+      if (cp < 0x80) {
+        out += static_cast<char>(cp);
+      } else if (cp < 0x800) {
+        out += static_cast<char>(0xC0 | (cp >> 6));
+        out += static_cast<char>(0x80 | (cp & 0x3F));
+      } else if (cp < 0x10000) {
+        out += static_cast<char>(0xE0 | (cp >> 12));
+        out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+        out += static_cast<char>(0x80 | (cp & 0x3F));
+      } else {
+        out += static_cast<char>(0xF0 | (cp >> 18));
+        out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
+        out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+        out += static_cast<char>(0x80 | (cp & 0x3F));
+      }
+    } else {
+      out.append(v.substr(i, semi - i + 1));
+    }
+    i = semi;
+  }
+  return out;
+}
+
+/// Value of attribute `name` inside a start tag's text, or nullopt.
+std::optional<std::string_view> tag_attribute(std::string_view tag, std::string_view name) {
+  size_t pos = 0;
+  while ((pos = tag.find(name, pos)) != std::string_view::npos) {
+    bool boundary = pos > 0 && (tag[pos - 1] == ' ' || tag[pos - 1] == '\t' || tag[pos - 1] == '\n' || tag[pos - 1] == '\r');
+    size_t eq = pos + name.size();
+    while (eq < tag.size() && (tag[eq] == ' ' || tag[eq] == '\t')) ++eq;
+    if (boundary && eq < tag.size() && tag[eq] == '=') {
+      size_t q = eq + 1;
+      while (q < tag.size() && (tag[q] == ' ' || tag[q] == '\t')) ++q;
+      if (q < tag.size() && (tag[q] == '"' || tag[q] == '\'')) {
+        auto end = tag.find(tag[q], q + 1);
+        if (end == std::string_view::npos) return std::nullopt;
+        return tag.substr(q + 1, end - q - 1);
+      }
+    }
+    pos += name.size();
+  }
+  return std::nullopt;
+}
+} // namespace
+
+std::vector<std::pair<std::string, double>> scan_junit_times(const std::string& path) {
+  std::vector<std::pair<std::string, double>> out;
+  auto text = read_file(path);
+  if (!text) return out;
+  std::string_view s(*text);
+  size_t pos = 0;
+  while ((pos = s.find("<testcase", pos)) != std::string_view::npos) {
+    size_t after = pos + 9;
+    if (after >= s.size() || !(s[after] == ' ' || s[after] == '\t' || s[after] == '\n' || s[after] == '\r')) {
+      pos = after;
+      continue;
+    }
+    // The tag ends at the first '>' outside a quoted attribute value.
+    size_t i = after;
+    char quote = 0;
+    for (; i < s.size(); ++i) {
+      if (quote) {
+        if (s[i] == quote) quote = 0;
+      } else if (s[i] == '"' || s[i] == '\'') {
+        quote = s[i];
+      } else if (s[i] == '>') {
+        break;
+      }
+    }
+    if (i >= s.size()) break;
+    auto tag = s.substr(after - 1, i - after + 1);
+    auto name = tag_attribute(tag, "name");
+    if (name) {
+      double t = 0;
+      if (auto time = tag_attribute(tag, "time")) {
+        char* end = nullptr;
+        std::string tv(*time);
+        t = std::strtod(tv.c_str(), &end);
+        if (end == tv.c_str() || !(t >= 0) || t > 1e9) t = 0;
+      }
+      out.emplace_back(xml_unescape(*name), t);
+    }
+    pos = i + 1;
+  }
+  return out;
 }
 
 std::string format_test_id(std::string_view format, const JunitCase& c) {

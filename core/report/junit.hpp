@@ -56,6 +56,12 @@ JunitParse parse_junit_file(const std::string& path); ///< error names the path;
 /// Apply a test_id_format ("{name}", "{classname} {name}", "{classname}::{name}", ...).
 std::string format_test_id(std::string_view format, const JunitCase& c);
 
+/// Just the (name, time) of every <testcase> start tag, for duration hints
+/// from a previous report: a single pass over the text, no DOM, so reading a
+/// 100k-test junit.xml costs a few megabytes, not a parse tree. Entities in
+/// names are decoded; malformed tags are skipped. Missing file: empty.
+std::vector<std::pair<std::string, double>> scan_junit_times(const std::string& path);
+
 struct JunitWriteOptions {
   std::string suite_name = "offload";
   double total_secs = 0;

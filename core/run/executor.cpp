@@ -761,6 +761,22 @@ struct Executor::State {
     return r;
   }
 
+  /// The final result, moving the test's data out (the run is over): at
+  /// 100k tests a copy of every attempt is tens of megabytes.
+  TestResult take_result(size_t t) {
+    auto& ts = tests[t];
+    TestResult r;
+    r.id = std::move(ts.test.id);
+    r.group = std::move(ts.test.group);
+    r.file = std::move(ts.test.file);
+    r.name = std::move(ts.name);
+    r.classname = std::move(ts.classname);
+    r.outcome = ts.outcome;
+    r.cause = std::move(ts.cause);
+    r.attempts = std::move(ts.attempts);
+    return r;
+  }
+
   /// Stop starting batches; cancel the running ones; undecided tests become not run.
   void stop_all(const std::string& reason) {
     if (stopping) return;
@@ -879,7 +895,7 @@ struct Executor::State {
           decide(t, Outcome::NotRun, cause);
         }
       }
-      sum.results.push_back(result_of(t));
+      sum.results.push_back(take_result(t));
     }
     sum.wall_secs = now();
     for (auto& s : sandboxes) {

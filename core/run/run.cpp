@@ -224,11 +224,9 @@ Discovered discover(Session& s, const Config& config, Trace* trace) {
 /// Durations from the previous report, for when there is no history.
 std::map<std::string, double> previous_durations(const std::string& junit_path) {
   std::map<std::string, double> out;
-  auto parsed = parse_junit_file(junit_path);
-  if (!parsed.ok()) return out;
-  for (auto& c : parsed.cases) {
-    auto& v = out[c.name];
-    v = std::max(v, c.time);
+  for (auto& [name, time] : scan_junit_times(junit_path)) {
+    auto& v = out[name];
+    v = std::max(v, time);
   }
   return out;
 }
@@ -524,7 +522,14 @@ int run_tests(const Config& config, const RunOptions& opts, std::ostream& out, s
   eo.run_id = std::to_string(::getpid()) + "-" + new_run_id();
   eo.image_id = image_id;
   eo.sandbox_env = opts.env;
-  eo.batch_overhead_secs = std::clamp(overhead, 0.05, 5.0);
+  // Discovery ran alone; batches of local sandboxes start together and share
+  // this machine's cores, so each start-up effectively costs more.
+  double contention = 1.0;
+  if (config.provider.type == "local") {
+    double cores = std::max(1u, std::thread::hardware_concurrency());
+    contention = std::max(1.0, eo.max_parallel / cores);
+  }
+  eo.batch_overhead_secs = std::clamp(overhead * contention, 0.05, 30.0);
   eo.download_globs = config.report.download_globs;
   eo.download_globs_failure_only = config.report.download_globs_failure_only;
   eo.local_runner = &s.runner;
@@ -567,7 +572,7 @@ int run_tests(const Config& config, const RunOptions& opts, std::ostream& out, s
   while (!finished) s.loop.run();
 
   // Reports.
-  std::vector<TestResult> results = summary.results;
+  std::vector<TestResult> results = std::move(summary.results);
   std::stable_sort(results.begin(), results.end(), [&](const TestResult& a, const TestResult& b) {
     // Group order of the config, then ID: deterministic whatever the timing.
     if (a.group != b.group) {
