@@ -14,6 +14,7 @@ cmake -S "$root" -B "$asan" -G Ninja -DCMAKE_BUILD_TYPE=Debug -DOFFLOAD_SANITIZE
 cmake --build "$asan" -j"$jobs"
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:strict_string_checks=1:detect_stack_use_after_return=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+export LSAN_OPTIONS=suppressions=$root/scripts/lsan.supp
 (cd "$asan" && ctest --output-on-failure -j"$jobs" --timeout 900)
 
 tsan=${OFFLOAD_TSAN_BUILD_DIR:-$root/build-tsan}

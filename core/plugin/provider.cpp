@@ -59,6 +59,20 @@ ProviderInstance::ProviderInstance(std::shared_ptr<LoadedLibrary> lib, offload_p
     : m_lib(std::move(lib)), m_p(p), m_name(std::move(name)), m_loop(loop),
       m_misbehaviour(std::make_shared<std::vector<std::string>>()) {}
 
+namespace {
+/// Instances whose plugin still owes completions, kept alive (and reachable,
+/// so leak checkers do not flag them) until the process exits.
+struct Quarantined {
+  std::vector<std::shared_ptr<ProviderInstance::Pending>> pending;
+  std::shared_ptr<LoadedLibrary> lib;
+  offload_provider* provider;
+};
+std::vector<Quarantined>& quarantine() {
+  static auto* q = new std::vector<Quarantined>;
+  return *q;
+}
+} // namespace
+
 ProviderInstance::~ProviderInstance() {
   size_t open = 0;
   for (auto& p : m_pending) {
@@ -70,8 +84,7 @@ ProviderInstance::~ProviderInstance() {
     // abandoned them). Destroying the instance or unloading the library now
     // could let a late completion run freed code: leak both on purpose.
     spdlog::warn("plugin {}: {} operation(s) never completed; leaving the provider instance undestroyed", m_name, open);
-    new std::vector<std::shared_ptr<Pending>>(std::move(m_pending));
-    new std::shared_ptr<LoadedLibrary>(m_lib);
+    quarantine().push_back({std::move(m_pending), m_lib, m_p});
     return;
   }
   if (m_p && OFFLOAD_HAS_FIELD(m_p, offload_provider, destroy) && m_p->destroy) {
