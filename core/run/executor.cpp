@@ -43,6 +43,7 @@ struct BatchState {
   size_t id = 0;             ///< position in m_batches
   std::vector<size_t> tests;
   bool retry = false;
+  bool mergeable = false;    ///< a retry after failures: may share a start-up with other such retries
   bool running = false;
   bool finished = false;
   bool cancel_requested = false;
@@ -296,10 +297,47 @@ struct Executor::State {
         b.finished = true;
         continue;
       }
+      if (b.mergeable) absorb_waiting_retries(b);
       run_batch(i, bid);
       return;
     }
     maybe_finish();
+  }
+
+  /// Retries that queued up while every sandbox was busy ride in one batch:
+  /// each separate retry batch would pay the framework's start-up again.
+  /// Copies of the same test are never merged (they must run in parallel on
+  /// different sandboxes), and a merged batch stays small.
+  void absorb_waiting_retries(BatchState& b) {
+    const size_t cap = 16;
+    std::set<size_t> in_batch(b.tests.begin(), b.tests.end());
+    for (auto it = queue.begin(); it != queue.end() && b.tests.size() < cap;) {
+      auto& other = batches[*it];
+      if (!other.retry) {
+        break; // retries sit at the front; stop at the first planned batch
+      }
+      if (!other.mergeable) {
+        ++it; // reruns split to isolate a hang or crash stay apart
+        continue;
+      }
+      bool overlaps = std::any_of(other.tests.begin(), other.tests.end(),
+                                  [&](size_t t) { return in_batch.count(t) > 0; });
+      if (overlaps || b.tests.size() + other.tests.size() > cap) {
+        ++it;
+        continue;
+      }
+      for (auto t : other.tests) {
+        if (tests[t].decided) {
+          tests[t].in_flight--;
+          continue;
+        }
+        b.tests.push_back(t);
+        in_batch.insert(t);
+      }
+      other.tests.clear();
+      other.finished = true;
+      it = queue.erase(it);
+    }
   }
 
   std::string log_path(const BatchState& b, const std::string& stream, const std::string& outcome) const {
@@ -609,7 +647,7 @@ struct Executor::State {
             tests[t].retries_scheduled++;
           }
         }
-        if (!ids.empty()) add_batch(std::move(ids), true, true);
+        if (!ids.empty()) batches[add_batch(std::move(ids), true, true)].mergeable = true;
       }
     } else if (!need_retry.empty()) {
       for (auto t : need_retry) decide(t, Outcome::Failed, "failed (run stopped before its retries)");
