@@ -27,6 +27,7 @@ struct ExecOutcome {
   int term_signal = 0;
   bool timed_out = false;
   uint64_t duration_ms = 0;
+  bool framework_error = false; ///< set by core: the framework could not build the command (not the sandbox's fault)
 };
 
 class ProviderInstance {

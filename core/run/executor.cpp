@@ -94,6 +94,9 @@ std::string describe_exec(const ExecOutcome& e) {
 
 } // namespace
 
+/// Longest test ID offload will put on a command line.
+constexpr size_t k_max_id_bytes = 64 * 1024;
+
 struct Executor::State {
   EventLoop& loop;
   ProviderInstance& provider;
@@ -172,10 +175,22 @@ struct Executor::State {
     for (size_t i = 0; i < input.size(); ++i) {
       TestState ts;
       ts.test = std::move(input[i]);
-      planned.push_back({i, ts.test.expected_secs, ts.test.id.size() + 3, ts.test.individual, ts.test.known});
       tests.push_back(std::move(ts));
     }
     undecided = tests.size();
+    for (size_t i = 0; i < tests.size(); ++i) {
+      auto& ts = tests[i];
+      if (ts.test.id.size() > k_max_id_bytes) {
+        // No command line can carry it (Linux caps one argument at 128 KiB):
+        // say so instead of letting every sandbox fail on it.
+        ts.test.pretries = 0;
+        decide(i, Outcome::NotRun,
+               "not run: the test ID is " + std::to_string(ts.test.id.size()) + " bytes long; IDs longer than " +
+                   std::to_string(k_max_id_bytes) + " bytes cannot be passed on a command line");
+        continue;
+      }
+      planned.push_back({i, ts.test.expected_secs, ts.test.id.size() + 3, ts.test.individual, ts.test.known});
+    }
     PlanOptions po;
     po.parallelism = opts.max_parallel;
     po.batch_overhead_secs = opts.batch_overhead_secs;
@@ -187,7 +202,7 @@ struct Executor::State {
     std::vector<size_t> pre;
     for (size_t i = 0; i < tests.size(); ++i) {
       auto& ts = tests[i];
-      int n = std::min(ts.test.pretries, ts.test.retry_count);
+      int n = ts.decided ? 0 : std::min(ts.test.pretries, ts.test.retry_count);
       for (int k = 0; k < n; ++k) {
         pre.push_back(i);
         ts.retries_scheduled++;
@@ -376,6 +391,7 @@ struct Executor::State {
         ExecOutcome o;
         o.status = OFFLOAD_E_PLUGIN;
         o.message = "could not build the batch command: " + e;
+        o.framework_error = true;
         on_exec_done(bid, o);
       });
       return;
@@ -515,6 +531,10 @@ struct Executor::State {
     bool rerun_missing = true;
     if (cancelled) {
       missing_cause = !interrupt_reason.empty() ? interrupt_reason : "cancelled";
+      rerun_missing = false;
+    } else if (o.framework_error) {
+      // The framework, not the sandbox: the same command would fail anywhere.
+      missing_cause = "not run: framework " + framework.plugin_name() + " " + o.message;
       rerun_missing = false;
     } else if (infra_error) {
       missing_cause = "sandbox " + s.id + " could not run the batch: " + o.message;
@@ -678,7 +698,7 @@ struct Executor::State {
     }
     if (obs.batch_finished) obs.batch_finished(static_cast<size_t>(b.log_index), outcome);
 
-    if (infra_error && !s.dead && o.status != OFFLOAD_E_TRANSIENT) {
+    if (infra_error && !s.dead && o.status != OFFLOAD_E_TRANSIENT && !o.framework_error) {
       // A sandbox that cannot run a command is not trusted with more work.
       s.dead = true;
       warn("sandbox " + s.id + " removed from the pool after an error: " + o.message);

@@ -199,6 +199,9 @@ def test_one_megabyte_id_line_is_reported_not_lost(proj):
     assert_every_test_reported(r, ["short1", long_id, "short2"])
     out = r.outcomes()
     assert out[long_id] == "not-run", r
+    assert "cannot be passed on a command line" in r.causes()[long_id], r.causes()[long_id]
+    # It is refused up front, so no sandbox is lost on it and the rest pass.
+    assert out["short1"] == "passed" and out["short2"] == "passed", out
 
 
 def test_one_megabyte_of_ids_in_many_lines(proj):
