@@ -154,3 +154,43 @@ def test_outside_git_a_full_image_of_the_working_tree(tmp_path):
     assert r.out.strip().splitlines()[-1] == "im-1"
     assert calls.count() == 1
     assert calls.env(1)["OFFLOAD_BASE_IMAGE"] == ""
+
+
+def test_full_run_reuses_the_cached_image_and_picks_up_a_changed_test(tmp_path):
+    """The whole flow with a real backend: a git project run through the
+    default provider over dir_sandbox.sh (bubblewrap sandboxes). The first
+    run builds the base image and records it in git notes; after a test file
+    changes, the second run derives a thin image (no full rebuild) and the
+    sandbox sees the change."""
+    from test_default_provider import use_default_provider, env_for
+    from test_run_default import make_project
+    proj, home = tmp_path / "proj", tmp_path / "home"
+    make_project(proj, {"a": "pass", "b": "fail"}, parallel=2)
+    use_default_provider(proj, home)
+    log = tmp_path / "prepare.log"
+    cfg = (proj / "offload.toml").read_text().replace(
+        'prepare_command = "sh @dir_sandbox.sh prepare"',
+        f'prepare_command = "echo base=$OFFLOAD_BASE_IMAGE >> {log}; sh @dir_sandbox.sh prepare"')
+    (proj / "offload.toml").write_text(cfg)
+    write(proj / ".gitignore", "test-results/\n")
+    git(proj, "init", "-q")
+    git(proj, "add", "-A")
+    git(proj, "commit", "-q", "-m", "base")
+    env = env_for(home)
+
+    r = run_offload("run", cwd=proj, env=env)
+    assert r.rc == 1, r
+    assert r.outcomes() == {"a": "passed", "b": "failed"}
+    head = git(proj, "rev-parse", "HEAD").strip()
+    note = git(proj, "notes", "--ref=offload-images", "show", head)
+    assert '"offload.toml"' in note
+    assert log.read_text().splitlines() == ["base="]      # one full build
+
+    # The test file changes (b now passes); nothing is committed.
+    (proj / "tests.txt").write_text("a\tpass\nb\tpass\n")
+    r = run_offload("run", cwd=proj, env=env)
+    assert r.rc == 0, r
+    assert r.outcomes() == {"a": "passed", "b": "passed"}
+    builds = log.read_text().splitlines()
+    assert len(builds) == 2 and builds[1].startswith("base=im-"), builds  # derived from the cached image
+    assert len(list((home / "images").iterdir())) == 2                     # base + thin, no second base
