@@ -6,6 +6,7 @@
 #include <deque>
 #include <filesystem>
 #include <map>
+#include <optional>
 #include <set>
 
 #include <spdlog/spdlog.h>
@@ -62,11 +63,13 @@ struct SandboxState {
   bool ready = false;
   bool busy = false;
   bool dead = false;
+  bool retired = false;      ///< destroyed early: the queue was empty while others still ran
   bool destroying = false;
   bool destroyed = false;
   bool abandoned = false;    ///< its create never completed; a late completion is ignored
   offload_op_id destroy_op = 0;
   Clock::time_point created;
+  std::optional<Clock::time_point> ended; ///< when its destroy completed
 };
 
 /// A positive number of seconds from an environment variable, else fallback.
@@ -247,12 +250,15 @@ struct Executor::State {
     if (stopping || finishing) return;
     size_t cap = static_cast<size_t>(std::max(1, opts.max_parallel));
     size_t idle = creating;
+    size_t used = 0; // sandboxes counting against max_parallel: all but the retired (failed ones too, so they are not recreated forever)
     for (auto& sb : sandboxes) {
-      if (sb.ready && !sb.busy && !sb.dead) ++idle;
+      if (sb.ready && !sb.busy && !sb.dead && !sb.retired) ++idle;
+      if (!sb.retired) ++used;
     }
-    while (sandboxes.size() < cap && queue.size() > idle) {
+    while (used < cap && queue.size() > idle) {
       create_one();
       ++idle;
+      ++used;
     }
   }
 
@@ -294,7 +300,7 @@ struct Executor::State {
   /// Give sandbox i its next batch, skipping tests that were decided meanwhile.
   void pull(size_t i) {
     auto& s = sandboxes[i];
-    if (s.busy || s.dead || !s.ready) return;
+    if (s.busy || s.dead || s.retired || !s.ready) return;
     while (!stopping && !queue.empty()) {
       size_t bid = queue.front();
       queue.pop_front();
@@ -729,6 +735,13 @@ struct Executor::State {
     auto& s = sandboxes[si];
     s.busy = false;
     if (!s.dead) pull(si);
+    if (!s.busy && !s.dead && s.ready && queue.empty() && !stopping && !finishing && anything_running()) {
+      // Nothing left to hand out: destroy it now, overlapping teardown with
+      // the batches still running (a retry that shows up later gets a fresh
+      // sandbox from grow_pool).
+      s.retired = true;
+      destroy_sandbox(si);
+    }
     maybe_finish();
   }
 
@@ -886,6 +899,7 @@ struct Executor::State {
       auto& sb = sandboxes[i];
       if (sb.destroyed) return; // abandoned by the teardown limit meanwhile
       sb.destroyed = true;
+      sb.ended = Clock::now();
       if (trace && trace->enabled()) {
         trace->span("destroy_sandbox", "sandbox", static_cast<int>(i) + 1, 0, start_us, trace->now_us() - start_us);
       }
@@ -903,7 +917,12 @@ struct Executor::State {
     if (done_called || creating > 0) return;
     if (anything_running()) return;
     bool work_left = !queue.empty() && !stopping;
-    bool usable = std::any_of(sandboxes.begin(), sandboxes.end(), [](const SandboxState& s) { return !s.dead; });
+    bool usable = std::any_of(sandboxes.begin(), sandboxes.end(),
+                              [](const SandboxState& s) { return !s.dead && !s.retired; });
+    if (work_left && !usable) {
+      grow_pool(); // replace sandboxes that were retired early
+      if (creating > 0) return;
+    }
     if (work_left && usable) return;
     if (work_left && !usable) {
       stop_all("not run: no sandbox could be created or all sandboxes failed");
@@ -957,7 +976,7 @@ struct Executor::State {
     }
     sum.wall_secs = now();
     for (auto& s : sandboxes) {
-      if (s.ready) sum.sandbox_secs += std::chrono::duration<double>(Clock::now() - s.created).count();
+      if (s.ready) sum.sandbox_secs += std::chrono::duration<double>(s.ended.value_or(Clock::now()) - s.created).count();
     }
     sum.batches_run = static_cast<size_t>(next_log_index);
     sum.busy_secs = busy;
