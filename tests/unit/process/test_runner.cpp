@@ -1,5 +1,7 @@
 #include <doctest/doctest.h>
 
+#include <cstdlib>
+
 #include <dirent.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -450,20 +452,29 @@ TEST_CASE("a background job holding the pipes does not delay done for long") {
 }
 
 TEST_CASE("kill_leftovers=false leaves a detached background job alone") {
-  auto spec = sh("sleep 5 </dev/null >/dev/null 2>&1 &");
+  // The shell prints its own pid, which is its process group (setpgid in the
+  // child): sampling process_groups() would race with a child this quick.
+  auto pgid_of = [](const ProcessResult& r) { return std::atoi(r.out.c_str()); };
+  auto spec = sh("echo $$; sleep 5 </dev/null >/dev/null 2>&1 &");
   spec.kill_leftovers = false;
+  spec.capture_limit = 64;
   auto o = run_observed(std::move(spec));
   CHECK(o.result.ok());
-  REQUIRE(o.pgid > 0);
-  CHECK(group_alive(o.pgid));
-  ::kill(-o.pgid, SIGKILL);
+  int pgid = pgid_of(o.result);
+  REQUIRE(pgid > 0);
+  CHECK(group_alive(pgid));
+  ::kill(-pgid, SIGKILL);
   // Generous limits: under a loaded sanitizer CI run, process teardown of a
   // killed orphan has been seen to take over 2 s on this 2-core machine.
-  CHECK(group_gone_within(o.pgid, 8000ms));
+  CHECK(group_gone_within(pgid, 8000ms));
 
-  auto killed = run_observed(sh("sleep 5 </dev/null >/dev/null 2>&1 &"));
+  auto spec2 = sh("echo $$; sleep 5 </dev/null >/dev/null 2>&1 &");
+  spec2.capture_limit = 64;
+  auto killed = run_observed(std::move(spec2));
   CHECK(killed.result.ok());
-  CHECK(group_gone_within(killed.pgid, 8000ms));
+  int pgid2 = pgid_of(killed.result);
+  REQUIRE(pgid2 > 0);
+  CHECK(group_gone_within(pgid2, 8000ms));
 }
 
 TEST_CASE("the destructor kills and reaps running children") {
