@@ -217,6 +217,7 @@ struct Executor::State {
       b.id = batches.size();
       b.tests = {t};
       b.retry = true;
+      b.mergeable = true; // adjacent pretries share a start-up like retries do
       tests[t].in_flight++;
       batches.push_back(std::move(b));
       queue.insert(queue.begin() + static_cast<long>(pos++), batches.back().id);
@@ -331,8 +332,16 @@ struct Executor::State {
   /// different sandboxes), and a merged batch stays small.
   void absorb_waiting_retries(BatchState& b) {
     const size_t cap = 16;
+    // Merge only while the batch is short next to one start-up: past that,
+    // serialising retries on one sandbox costs more than another start-up.
+    auto expected = [&](const std::vector<size_t>& ts) {
+      double sum = 0;
+      for (auto t : ts) sum += tests[t].test.expected_secs;
+      return sum;
+    };
+    double load = expected(b.tests);
     std::set<size_t> in_batch(b.tests.begin(), b.tests.end());
-    for (auto it = queue.begin(); it != queue.end() && b.tests.size() < cap;) {
+    for (auto it = queue.begin(); it != queue.end() && b.tests.size() < cap && load < opts.batch_overhead_secs;) {
       auto& other = batches[*it];
       if (!other.retry) {
         break; // retries sit at the front; stop at the first planned batch
@@ -347,6 +356,7 @@ struct Executor::State {
         ++it;
         continue;
       }
+      load += expected(other.tests);
       for (auto t : other.tests) {
         if (tests[t].decided) {
           tests[t].in_flight--;
