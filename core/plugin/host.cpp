@@ -16,7 +16,7 @@
 #include "plugin/provider.hpp"
 #include "process/event_loop.hpp"
 #include "process/runner.hpp"
-#include "report/junit.hpp"
+#include "report/junit_abi.hpp"
 #include "util/strings.hpp"
 
 namespace offload {
@@ -99,40 +99,9 @@ offload_op_id host_spawn(const offload_host* h, const offload_process_spec* spec
 
 void host_cancel(const offload_host* h, offload_op_id id) { impl_of(h).runner.cancel(id); }
 
-offload_test_status to_c(AttemptStatus s) {
-  switch (s) {
-  case AttemptStatus::Passed: return OFFLOAD_TEST_PASSED;
-  case AttemptStatus::Failed: return OFFLOAD_TEST_FAILED;
-  case AttemptStatus::Error: return OFFLOAD_TEST_ERROR;
-  case AttemptStatus::Skipped: return OFFLOAD_TEST_SKIPPED;
-  case AttemptStatus::NotRun: return OFFLOAD_TEST_NOT_RUN;
-  }
-  return OFFLOAD_TEST_ERROR;
-}
-
 offload_status host_junit_parse(const offload_host*, offload_bytes xml, void* ctx,
                                 void (*on_case)(void*, const offload_junit_case*), const offload_error_sink* err) {
-  auto parsed = parse_junit(std::string_view(xml.data ? xml.data : "", xml.size));
-  if (!parsed.ok()) {
-    if (err && err->set) err->set(err, OFFLOAD_E_PARSE, parsed.error.c_str());
-    return OFFLOAD_E_PARSE;
-  }
-  for (auto& c : parsed.cases) {
-    offload_junit_case jc{};
-    jc.struct_size = sizeof jc;
-    jc.name = c.name.c_str();
-    jc.classname = c.classname.c_str();
-    jc.file = c.file.c_str();
-    jc.time_secs = c.time;
-    jc.status = to_c(c.status);
-    jc.message = c.message.c_str();
-    jc.type = c.type.c_str();
-    jc.text = c.text.c_str();
-    jc.system_out = c.system_out.c_str();
-    jc.system_err = c.system_err.c_str();
-    on_case(ctx, &jc);
-  }
-  return OFFLOAD_OK;
+  return parse_junit_abi(xml, ctx, on_case, err);
 }
 
 const void* host_get_extension(const offload_host* h, const char* id) {

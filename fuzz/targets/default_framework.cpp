@@ -13,46 +13,15 @@
 
 #include "default_plugin.hpp"
 #include "fuzz_util.hpp"
-#include "report/junit.hpp"
+#include "report/junit_abi.hpp"
 #include "sh_model.hpp"
 
 namespace {
 
-offload_test_status to_c(offload::AttemptStatus s) {
-  switch (s) {
-  case offload::AttemptStatus::Passed: return OFFLOAD_TEST_PASSED;
-  case offload::AttemptStatus::Failed: return OFFLOAD_TEST_FAILED;
-  case offload::AttemptStatus::Error: return OFFLOAD_TEST_ERROR;
-  case offload::AttemptStatus::Skipped: return OFFLOAD_TEST_SKIPPED;
-  case offload::AttemptStatus::NotRun: return OFFLOAD_TEST_NOT_RUN;
-  }
-  return OFFLOAD_TEST_ERROR;
-}
-
-// The host's JUnit service, as core/plugin/host.cpp offers it.
+// The host's JUnit service, exactly as core/plugin/host.cpp offers it.
 offload_status junit_parse(const offload_host*, offload_bytes xml, void* ctx,
                            void (*on_case)(void*, const offload_junit_case*), const offload_error_sink* err) {
-  auto parsed = offload::parse_junit(std::string_view(xml.data ? xml.data : "", xml.size));
-  if (!parsed.ok()) {
-    if (err && err->set) err->set(err, OFFLOAD_E_PARSE, parsed.error.c_str());
-    return OFFLOAD_E_PARSE;
-  }
-  for (auto& c : parsed.cases) {
-    offload_junit_case jc{};
-    jc.struct_size = sizeof jc;
-    jc.name = c.name.c_str();
-    jc.classname = c.classname.c_str();
-    jc.file = c.file.c_str();
-    jc.time_secs = c.time;
-    jc.status = to_c(c.status);
-    jc.message = c.message.c_str();
-    jc.type = c.type.c_str();
-    jc.text = c.text.c_str();
-    jc.system_out = c.system_out.c_str();
-    jc.system_err = c.system_err.c_str();
-    on_case(ctx, &jc);
-  }
-  return OFFLOAD_OK;
+  return offload::parse_junit_abi(xml, ctx, on_case, err);
 }
 
 offload_host_junit g_junit{sizeof(offload_host_junit), junit_parse};
