@@ -828,35 +828,23 @@ struct Executor::State {
     }
   }
 
-  TestResult result_of(size_t t) const {
-    auto& ts = tests[t];
+  /// A test's result: copied while the run goes on (observers), moved out at
+  /// the end (at 100k tests a copy of every attempt is tens of megabytes).
+  template <class TS>
+  static TestResult make_result(TS&& ts) {
     TestResult r;
-    r.id = ts.test.id;
-    r.group = ts.test.group;
-    r.file = ts.test.file;
-    r.name = ts.name;
-    r.classname = ts.classname;
+    r.id = std::forward<TS>(ts).test.id;
+    r.group = std::forward<TS>(ts).test.group;
+    r.file = std::forward<TS>(ts).test.file;
+    r.name = std::forward<TS>(ts).name;
+    r.classname = std::forward<TS>(ts).classname;
     r.outcome = ts.outcome;
-    r.cause = ts.cause;
-    r.attempts = ts.attempts;
+    r.cause = std::forward<TS>(ts).cause;
+    r.attempts = std::forward<TS>(ts).attempts;
     return r;
   }
-
-  /// The final result, moving the test's data out (the run is over): at
-  /// 100k tests a copy of every attempt is tens of megabytes.
-  TestResult take_result(size_t t) {
-    auto& ts = tests[t];
-    TestResult r;
-    r.id = std::move(ts.test.id);
-    r.group = std::move(ts.test.group);
-    r.file = std::move(ts.test.file);
-    r.name = std::move(ts.name);
-    r.classname = std::move(ts.classname);
-    r.outcome = ts.outcome;
-    r.cause = std::move(ts.cause);
-    r.attempts = std::move(ts.attempts);
-    return r;
-  }
+  TestResult result_of(size_t t) const { return make_result(tests[t]); }
+  TestResult take_result(size_t t) { return make_result(std::move(tests[t])); }
 
   /// Stop starting batches; cancel the running ones; undecided tests become not run.
   void stop_all(const std::string& reason) {
