@@ -378,6 +378,13 @@ void make_thin_patch(ProcessRunner& runner, const std::string& repo, const std::
                 !fs::copy_file(real, st->index, fs::copy_options::overwrite_existing, ec) || ec) {
               return plain_read_tree();
             }
+            // The copy must keep the index's mtime: git trusts an entry's stat
+            // data only when the entry is older than the index file ("racy
+            // git"). A fresh mtime would make a same-size edit made within
+            // the second of the last `git add` look clean.
+            auto stamp = fs::last_write_time(real, ec);
+            if (!ec) fs::last_write_time(st->index, stamp, ec);
+            if (ec) return plain_read_tree();
             run_git(runner, repo, {"read-tree", "-m", tree}, [plain_read_tree, add_all](GitOutcome m) {
               if (!m.ok) return plain_read_tree(); // e.g. unmerged entries: start from scratch
               add_all();

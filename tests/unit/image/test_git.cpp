@@ -302,3 +302,28 @@ TEST_CASE("thin diff without a usable real index (fresh clone state) still works
   CHECK(p.files == 1);
   CHECK(slurp(p.path).find("+changed") != std::string::npos);
 }
+
+TEST_CASE("thin diff sees a same-size edit made in the same second as the index (racy git)") {
+  // What CI hit: the test file was rewritten with content of the same size
+  // within the timestamp granularity of the last `git commit`. Git itself
+  // catches this because the entry's mtime is not older than the index file
+  // ("racily clean" entries are compared by content). A copy of the index
+  // with a fresh mtime would lose that protection and call the file clean.
+  TempDir t;
+  std::string repo = t / "repo";
+  init_repo(repo, {{"tests.txt", "a\tpass\nb\tfail\n"}});
+  sh(repo, "git config core.trustctime false");  // ctime is the one thing a test cannot set back
+  std::string head = sh(repo, "git rev-parse HEAD").substr(0, 40);
+  std::string tree = tree_of(repo, head, t.str());
+  // Same inode, same size, same mtime as recorded in the index; the index
+  // file is exactly as old as the entry, so the entry is racily clean.
+  // A fixed past second makes this independent of how fast the test runs.
+  sh(repo, "touch -d '2020-01-01 00:00:00' ../stamp && touch -r ../stamp tests.txt && "
+           "git update-index --refresh -q && touch -r ../stamp .git/index && "
+           "printf 'a\\tpass\\nb\\tpass\\n' > tests.txt && touch -r ../stamp tests.txt");
+  REQUIRE(sh(repo, "git diff-files --name-only") == "tests.txt\n");  // git's own view
+  sh(repo, "touch -r ../stamp .git/index");
+  auto p = thin(repo, tree, t / "scratch");
+  CHECK(p.files == 1);
+  CHECK(slurp(p.path).find("+b\tpass") != std::string::npos);
+}
