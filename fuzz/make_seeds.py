@@ -57,7 +57,8 @@ def main():
     for stem in ["discover_collect_error", "discover_fixture", "discover_none", "discover_usage_error"]:
         put("pytest_discovery", stem, rd(pd / f"{stem}.exit").strip() + b" 0" + SEP + rd(pd / f"{stem}.stdout")
             + SEP + rd(pd / f"{stem}.stderr"))
-    for stem in ["results_collect_error", "results_fail_fast", "results_fixture", "results_killed"]:
+    for stem in ["results_collect_error", "results_fail_fast", "results_fixture", "results_killed", "results_reruns",
+                 "results_rerun_fail_fast", "results_rerun_killed", "results_rerun_xdist", "results_rerun_users_reruns"]:
         code = rd(pd / f"{stem}.exit").strip()
         sig = b"9" if b"killed" in stem.encode() else b"0"
         ids = "\n".join(json.loads(rd(pd / f"{stem}.ids.json"))).encode()

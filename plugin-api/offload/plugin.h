@@ -32,6 +32,9 @@
  * Changelog
  *  1.0  first version (offload_prepare_request grew its image fields before
  *       the first release; nothing was published without them).
+ *  1.1  in-process reruns: offload_run_request.in_process_retries and
+ *       offload_test_result.attempt (appended; 1.0 plugins and hosts keep
+ *       working, see OFFLOAD_HAS_FIELD).
  */
 #ifndef OFFLOAD_PLUGIN_H
 #define OFFLOAD_PLUGIN_H
@@ -44,7 +47,7 @@ extern "C" {
 #endif
 
 #define OFFLOAD_ABI_MAJOR 1
-#define OFFLOAD_ABI_MINOR 0
+#define OFFLOAD_ABI_MINOR 1
 
 #if defined(_WIN32)
 #define OFFLOAD_EXPORT __declspec(dllexport)
@@ -271,6 +274,12 @@ typedef struct offload_test_result {
   const char *system_err;
   const char *name;          /* as the framework reported it (display), may be NULL */
   const char *classname;     /* may be NULL */
+  /* Added in 1.1 (check with OFFLOAD_HAS_FIELD). 0: the batch ran this test
+   * once (the usual case). 1, 2, ...: the framework reran the test inside the
+   * batch's process (see offload_run_request.in_process_retries) and this is
+   * attempt N; report every attempt, each with its own number. Every attempt
+   * but the last one reported for an ID must have failed or errored. */
+  uint32_t attempt;
 } offload_test_result;
 
 /* Receives results (copied). Returns 0 to ask the plugin to stop. [host-thread] */
@@ -312,6 +321,14 @@ typedef struct offload_run_request {
   int32_t fail_fast;
   uint32_t batch_index;
   const char *project_dir; /* the project root where the command will run (sandbox path) */
+  /* Added in 1.1 (check with OFFLOAD_HAS_FIELD). How many times the command
+   * may rerun a failed test immediately, in the same test process, before
+   * moving on (as pytest-rerunfailures does); 0: never. Each run is reported
+   * as its own attempt (offload_test_result.attempt). Reruns are part of the
+   * group's retry_count, so the host retries on other sandboxes only what is
+   * left. A framework that cannot rerun in-process ignores this field and
+   * the host retries elsewhere as before. */
+  uint32_t in_process_retries;
 } offload_run_request;
 
 /* What came back from one batch. */

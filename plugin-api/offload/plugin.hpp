@@ -63,6 +63,7 @@ struct Result {
   offload_test_status status = OFFLOAD_TEST_PASSED;
   double duration_secs = 0;
   std::string message, type, text, system_out, system_err, name, classname;
+  unsigned attempt = 0; ///< 0: ran once; N >= 1: attempt N of an in-process rerun (see RunRequest::in_process_retries)
 };
 
 struct JunitCase {
@@ -275,6 +276,7 @@ struct RunRequest {
   bool fail_fast = false;
   unsigned batch_index = 0;
   std::string project_dir;
+  unsigned in_process_retries = 0; ///< reruns of a failed test allowed inside the batch's process (ABI 1.1)
 };
 struct RunOutput {
   std::vector<std::string> ids;
@@ -435,6 +437,7 @@ inline offload_framework* make_framework(std::unique_ptr<Framework> impl) {
       r.fail_fast = req->fail_fast != 0;
       r.batch_index = req->batch_index;
       r.project_dir = str(req->project_dir);
+      if (OFFLOAD_HAS_FIELD(req, offload_run_request, in_process_retries)) r.in_process_retries = req->in_process_retries;
       send_command(out, b->impl->run_command(r));
     });
   };
@@ -465,6 +468,7 @@ inline offload_framework* make_framework(std::unique_ptr<Framework> impl) {
         t.system_err = x.system_err.c_str();
         t.name = x.name.c_str();
         t.classname = x.classname.c_str();
+        t.attempt = x.attempt;
         if (!results->add(results, &t)) break;
       }
     });

@@ -12,14 +12,26 @@ inert unless one of its options is given:
 --offload-results=PATH  (execution) append one JSON line per event, each
     with a single write(2) as it happens, so a killed interpreter leaves every
     finished test's result behind (at worst a torn last line, which the reader
-    drops): "session", "begin" (a test started), "result" (a test's final
-    outcome after teardown), "collect_error", "finish" (with "stopped" when
-    -x or --maxfail cut the session short).
+    drops): "session", "begin" (a test, or an attempt of it, started),
+    "result" (a test's final outcome after teardown; or a failed attempt, see
+    --offload-reruns), "collect_error", "finish" (with "stopped" when -x or
+    --maxfail cut the session short).
+--offload-reruns=N  (execution) rerun a failed test up to N more times in the
+    same process, right away (as pytest-rerunfailures does; in xdist workers
+    too). A rerun test reports every attempt: each failed attempt but the
+    last as {"event": "result", ..., "attempt": n, "rerun": true} with that
+    attempt's failure, then its final result with "attempt": n. A test that
+    needed no rerun has no "attempt" (attempt 0). Failed attempts that are
+    rerun are logged as outcome "rerun", so -x/--maxfail do not count them.
+    Tests that the user's own pytest-rerunfailures reruns (--reruns, or a
+    flaky marker) are left to it; its "rerun" reports are not recorded.
 
 Outcomes: passed | failed | error | skipped. A setup error, or a teardown
 error after a pass/skip, is "error"; xfail is "skipped" with message "xfail";
-a non-strict xpass is "passed"; a strict xpass is "failed". Under
-pytest-xdist only the controller writes (workers forward their reports).
+a non-strict xpass is "passed"; a strict xpass is "failed" (and rerun).
+Skips and xfails are never rerun. Under pytest-xdist only the controller
+writes (workers forward their reports, offload_* attributes included); a
+crashed worker's test is "failed" with type "offload.Crash".
 Text fields are capped so a test printing megabytes cannot blow up the file.
 """
 import json
@@ -27,6 +39,7 @@ import os
 import sys
 
 import pytest
+from _pytest.runner import runtestprotocol
 
 _TEXT_LIMIT = 256 * 1024
 
@@ -37,9 +50,15 @@ def pytest_addoption(parser):
                     help="write the collected node IDs as JSON lines to PATH")
     group.addoption("--offload-results", dest="offload_results", default=None, metavar="PATH",
                     help="append per-test results as JSON lines to PATH")
+    group.addoption("--offload-reruns", dest="offload_reruns", default=0, type=int, metavar="N",
+                    help="rerun a failed test up to N times in the same process")
 
 
 def pytest_configure(config):
+    reruns = config.getoption("offload_reruns", 0) or 0
+    if reruns > 0:
+        # In xdist workers too: they run the tests, the controller only logs.
+        config.pluginmanager.register(_Rerunner(reruns), "offload-rerunner")
     if hasattr(config, "workerinput"):
         return  # an xdist worker: the controller records
     collect = config.getoption("offload_collect", None)
@@ -142,12 +161,99 @@ def _xfail_message(report):
     return "xfail: " + reason if reason else "xfail"
 
 
+def _failed_fixtures_forgotten(item):
+    """A fixture whose setup raised caches the exception; forget it so the
+    rerun sets the fixture up again."""
+    info = getattr(item, "_fixtureinfo", None)
+    for defs in getattr(info, "name2fixturedefs", {}).values():
+        for fixturedef in defs:
+            cached = getattr(fixturedef, "cached_result", None)
+            if cached is not None and cached[-1]:
+                fixturedef.cached_result = None
+
+
+def _failed_setup_state_dropped(session):
+    """A node whose setup raised keeps the exception in the setup stack and
+    re-raises it for the rerun: drop that node and those above it (running
+    their finalizers). Unlike pytest-rerunfailures we keep the healthy nodes,
+    so the finalizers of fixtures set up by earlier tests still run."""
+    state = session._setupstate
+    stack = state.stack
+    if isinstance(stack, dict):  # pytest >= 6.3: node -> (finalizers, exc)
+        nodes = list(stack)
+        failed = [i for i, node in enumerate(nodes) if stack[node][1] is not None]
+        for node in reversed(nodes[failed[0]:] if failed else []):
+            finalizers, _ = stack.pop(node)
+            while finalizers:
+                try:
+                    finalizers.pop()()
+                except Exception:  # noqa: BLE001 - the node failed already; its rerun decides
+                    pass
+    else:  # older pytest: as pytest-rerunfailures does
+        for node in stack:
+            if hasattr(node, "_prepare_exc"):
+                del node._prepare_exc
+        state.stack = []
+
+
+class _Rerunner:
+    """Reruns a failed test in the same process, like pytest-rerunfailures,
+    and marks the reports of a rerun test with offload_attempt (1-based)."""
+
+    def __init__(self, reruns):
+        self.reruns = reruns
+
+    def _left_to_rerunfailures(self, item):
+        return bool(item.config.getoption("reruns", 0) or 0) or item.get_closest_marker("flaky") is not None
+
+    def pytest_runtest_protocol(self, item, nextitem):
+        if self._left_to_rerunfailures(item):
+            return None  # theirs reruns it (their "rerun" reports are not recorded)
+        attempt = 0
+        while True:
+            attempt += 1
+            item.ihook.pytest_runtest_logstart(nodeid=item.nodeid, location=item.location)
+            reports = runtestprotocol(item, nextitem=nextitem, log=False)
+            # Skips and xfails are not failures; a strict xpass is (no wasxfail).
+            failed = next((r for r in reports if r.failed and not hasattr(r, "wasxfail")), None)
+            rerun = failed is not None and attempt <= self.reruns
+            for report in reports:
+                if rerun or attempt > 1:
+                    report.offload_attempt = attempt
+                if report is failed and rerun:
+                    report.outcome = "rerun"  # not "failed": -x and --maxfail do not count it
+                    item.ihook.pytest_runtest_logreport(report=report)
+                    break  # the rest of this attempt is not logged
+                item.ihook.pytest_runtest_logreport(report=report)
+            if rerun:
+                # Captured output accumulates on the item: each attempt reports its own.
+                getattr(item, "_report_sections", []).clear()
+                _failed_fixtures_forgotten(item)
+                _failed_setup_state_dropped(item.session)
+            item.ihook.pytest_runtest_logfinish(nodeid=item.nodeid, location=item.location)
+            if not rerun:
+                return True
+
+    def pytest_report_teststatus(self, report):
+        if report.outcome == "rerun" and hasattr(report, "offload_attempt"):
+            return "rerun", "R", ("RERUN", {"yellow": True})
+        return None
+
+
+def _outputs(report):
+    err = report.capstderr
+    if report.caplog:
+        err += ("\n" if err and not err.endswith("\n") else "") + "--- captured log ---\n" + report.caplog
+    return _cap(report.capstdout), _cap(err)
+
+
 class _Recorder:
     def __init__(self, config, path):
         self.config = config
         self.path = path
         self.fd = None
         self.state = {}
+        self.attempts = {}  # nodeid -> its last recorded failed attempt
 
     def _write(self, record):
         try:
@@ -172,14 +278,22 @@ class _Recorder:
         self._write({"event": "begin", "nodeid": nodeid})
 
     def pytest_runtest_logreport(self, report):
-        if report.outcome == "rerun":  # pytest-rerunfailures: only the last run counts
+        attempt = getattr(report, "offload_attempt", 0)
+        if report.outcome == "rerun" and not attempt:  # pytest-rerunfailures: only the last run counts
             self.state.pop(report.nodeid, None)
             return
         st = self.state.setdefault(report.nodeid, {"outcome": None, "message": "", "type": "", "text": "",
                                                    "duration": 0.0})
         st["duration"] += float(getattr(report, "duration", 0.0) or 0.0)
         when = report.when
-        if when in ("setup", "call"):
+        if report.outcome == "rerun":  # ours: a failed attempt, rerun next
+            crash = _crash_message(report)
+            st.update(outcome="failed" if when == "call" else "error",
+                      message=crash if when == "call" else 'failed on %s with "%s"' % (when, crash),
+                      type=getattr(report, "offload_exc_type", "") or "", text=_cap(report.longreprtext))
+            self.attempts[report.nodeid] = attempt
+            self._result(report, st, attempt, rerun=True)
+        elif when in ("setup", "call"):
             if report.passed:
                 if when == "call":
                     st["outcome"] = "passed"
@@ -195,7 +309,7 @@ class _Recorder:
                 st["message"] = 'failed on setup with "%s"' % crash if when == "setup" else crash
                 st["type"] = getattr(report, "offload_exc_type", "") or ""
                 st["text"] = _cap(report.longreprtext)
-        else:  # teardown: the test's last report
+        elif when == "teardown":  # the test's last report
             if report.failed:
                 text = _cap(report.longreprtext)
                 if st["outcome"] in ("failed", "error"):
@@ -205,13 +319,28 @@ class _Recorder:
                     st["message"] = 'failed on teardown with "%s"' % _crash_message(report)
                     st["type"] = getattr(report, "offload_exc_type", "") or ""
                     st["text"] = text
-            self.state.pop(report.nodeid, None)
-            err = report.capstderr
-            if report.caplog:
-                err += ("\n" if err and not err.endswith("\n") else "") + "--- captured log ---\n" + report.caplog
-            self._write({"event": "result", "nodeid": report.nodeid, "outcome": st["outcome"] or "passed",
-                         "message": _cap(st["message"]), "type": st["type"], "text": st["text"],
-                         "stdout": _cap(report.capstdout), "stderr": _cap(err), "duration": st["duration"]})
+            self._final(report, st, attempt)
+        else:  # xdist's report for a worker that crashed running the test (when "???")
+            st.update(outcome="failed", message=_crash_message(report), type="offload.Crash",
+                      text=_cap(report.longreprtext))
+            self._final(report, st, attempt)
+
+    def _final(self, report, st, attempt):
+        # xdist's crash report after failed attempts has no offload_attempt: it is the next one.
+        last = self.attempts.pop(report.nodeid, 0)
+        self._result(report, st, attempt or (last + 1 if last else 0))
+
+    def _result(self, report, st, attempt, rerun=False):
+        self.state.pop(report.nodeid, None)
+        out, err = _outputs(report)
+        record = {"event": "result", "nodeid": report.nodeid, "outcome": st["outcome"] or "passed",
+                  "message": _cap(st["message"]), "type": st["type"], "text": st["text"],
+                  "stdout": out, "stderr": err, "duration": st["duration"]}
+        if attempt:
+            record["attempt"] = attempt
+        if rerun:
+            record["rerun"] = True
+        self._write(record)
 
     def pytest_sessionfinish(self, session, exitstatus):
         stopped = bool(getattr(session, "shouldstop", False) or getattr(session, "shouldfail", False))

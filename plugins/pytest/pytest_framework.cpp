@@ -35,7 +35,7 @@ public:
     std::vector<std::string> args;
     args.reserve(req.ids.size());
     for (auto& id : req.ids) args.push_back(py::node_arg(m_rootdir, id));
-    return py::run_command(m_settings, args, req.result_path, req.fail_fast);
+    return py::run_command(m_settings, args, req.result_path, req.fail_fast, req.in_process_retries);
   }
 
   std::vector<Result> parse_results(const RunOutput& out) override {

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <set>
 
 namespace offload::pytest {
@@ -42,6 +43,17 @@ std::vector<std::pair<std::string, bool>> lines_of(const std::string& s) {
 std::string str_field(const nlohmann::json& j, const char* key) {
   auto it = j.find(key);
   return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
+}
+
+// Type-checked reads: json::value() throws on a field of another type.
+bool bool_field(const nlohmann::json& j, const char* key) {
+  auto it = j.find(key);
+  return it != j.end() && it->is_boolean() && it->get<bool>();
+}
+
+long long int_field(const nlohmann::json& j, const char* key) {
+  auto it = j.find(key);
+  return it != j.end() && it->is_number_integer() ? it->get<long long>() : 0;
 }
 
 /// The sh prologue shared by both commands: the plugin in a private temp dir on PYTHONPATH.
@@ -242,12 +254,13 @@ std::string node_arg(const std::string& rootdir, const std::string& id) {
 }
 
 plugin::Command run_command(const Settings& s, const std::vector<std::string>& args, const std::string& result_path,
-                            bool fail_fast) {
+                            bool fail_fast, unsigned reruns) {
   if (args.empty()) throw Error(OFFLOAD_E_INVALID, "pytest: a batch without tests would run the whole suite");
   std::string script = prologue();
   script += s.command;
   if (!trim(s.run_args).empty()) script += " " + s.run_args;
   script += " -p offload_pytest_plugin --offload-results=" + sh_quote(result_path);
+  if (reruns > 0) script += " --offload-reruns=" + std::to_string(reruns);
   if (fail_fast) script += " -x";
   script += " \"$@\"\nrc=$?\nrm -rf \"$d\"\n";
   // A shell reports its child's fatal signal as 128+N; die of the same signal
@@ -288,14 +301,32 @@ std::pair<std::string, std::string> junit_names(const std::string& nodeid) {
 
 std::vector<plugin::Result> parse_results(const std::vector<std::string>& ids, const std::string& data,
                                           const BatchEnd& end, std::vector<std::string>* warnings) {
-  std::vector<plugin::Result> results;
-  std::set<std::string> reported;
+  // One test's results: failed attempts that were rerun (with the file's attempt
+  // number, to order them), then at most one final result.
+  struct Reported {
+    std::vector<std::pair<long long, plugin::Result>> reruns;
+    std::optional<plugin::Result> final;
+  };
+  const std::set<std::string> in_batch(ids.begin(), ids.end());
+  std::map<std::string, Reported> by_id;
+  std::vector<std::string> order; // of first report
   std::vector<std::string> begun; // in order
   std::vector<std::pair<std::string, std::string>> collect_errors;
   bool finished = false;
   bool stopped_early = false;
+  size_t foreign = 0, duplicates = 0;
+  std::string first_foreign, first_duplicate;
   auto warn = [&](std::string m) {
     if (warnings) warnings->push_back(std::move(m));
+  };
+  auto entry = [&](const std::string& id) -> Reported& {
+    auto [it, added] = by_id.try_emplace(id);
+    if (added) order.push_back(id);
+    return it->second;
+  };
+  auto has_final = [&](const std::string& id) {
+    auto it = by_id.find(id);
+    return it != by_id.end() && it->second.final.has_value();
   };
   for (auto& [line, terminated] : lines_of(data)) {
     if (trim(line).empty()) continue;
@@ -311,11 +342,18 @@ std::vector<plugin::Result> parse_results(const std::vector<std::string>& ids, c
     } else if (ev == "result") {
       plugin::Result r;
       r.id = str_field(j, "nodeid");
+      if (!in_batch.count(r.id)) { // the ABI allows only the batch's IDs
+        if (foreign++ == 0) first_foreign = r.id;
+        continue;
+      }
+      bool rerun = bool_field(j, "rerun");
       auto outcome = str_field(j, "outcome");
       if (outcome == "passed") r.status = OFFLOAD_TEST_PASSED;
       else if (outcome == "failed") r.status = OFFLOAD_TEST_FAILED;
       else if (outcome == "skipped") r.status = OFFLOAD_TEST_SKIPPED;
       else r.status = OFFLOAD_TEST_ERROR;
+      // An attempt that was rerun failed, whatever the line says (the ABI's rule).
+      if (rerun && r.status != OFFLOAD_TEST_ERROR) r.status = OFFLOAD_TEST_FAILED;
       auto dur = j.find("duration");
       r.duration_secs = dur != j.end() && dur->is_number() ? dur->get<double>() : 0.0;
       r.message = str_field(j, "message");
@@ -324,19 +362,33 @@ std::vector<plugin::Result> parse_results(const std::vector<std::string>& ids, c
       r.system_out = str_field(j, "stdout");
       r.system_err = str_field(j, "stderr");
       std::tie(r.classname, r.name) = junit_names(r.id);
-      reported.insert(r.id);
-      results.push_back(std::move(r));
+      auto& rep = entry(r.id);
+      if (rerun) {
+        rep.reruns.emplace_back(int_field(j, "attempt"), std::move(r));
+      } else if (!rep.final) {
+        rep.final = std::move(r);
+      } else if (duplicates++ == 0) {
+        first_duplicate = r.id;
+      }
     } else if (ev == "collect_error") {
       collect_errors.emplace_back(str_field(j, "nodeid"), str_field(j, "text"));
     } else if (ev == "finish") {
       finished = true;
-      stopped_early = j.value("stopped", false) || j.value("exitstatus", 0) == 2; // 2: interrupted
+      stopped_early = bool_field(j, "stopped") || int_field(j, "exitstatus") == 2; // 2: interrupted
     }
+  }
+  if (foreign > 0) {
+    warn("pytest results: ignored " + std::to_string(foreign) + " result(s) for tests outside the batch (first: " +
+         first_foreign + ")");
+  }
+  if (duplicates > 0) {
+    warn("pytest results: ignored " + std::to_string(duplicates) + " repeated final result(s) (first: " +
+         first_duplicate + "); kept the first");
   }
   // Tests whose collector failed in the sandbox never ran: say why, as an error.
   for (auto& [collector, text] : collect_errors) {
     for (auto& id : ids) {
-      if (reported.count(id) || !collector_contains(collector, id)) continue;
+      if (has_final(id) || !collector_contains(collector, id)) continue;
       plugin::Result r;
       r.id = id;
       r.status = OFFLOAD_TEST_ERROR;
@@ -344,18 +396,17 @@ std::vector<plugin::Result> parse_results(const std::vector<std::string>& ids, c
       r.message = "collecting " + (collector.empty() ? std::string("the session") : collector) + " failed in the sandbox";
       r.text = text;
       std::tie(r.classname, r.name) = junit_names(id);
-      reported.insert(id);
-      results.push_back(std::move(r));
+      entry(id).final = std::move(r);
     }
   }
   if (!finished) {
-    // pytest died mid-batch. A single test that had begun without a result is the culprit.
+    // pytest died mid-batch. A single test that had begun without a final
+    // result (a failed attempt being rerun has none yet) is the culprit.
     std::vector<std::string> pending;
     std::set<std::string> seen;
     for (auto& id : begun) {
-      if (!reported.count(id) && seen.insert(id).second) pending.push_back(id);
+      if (!has_final(id) && seen.insert(id).second) pending.push_back(id);
     }
-    std::set<std::string> in_batch(ids.begin(), ids.end());
     if (pending.size() == 1 && in_batch.count(pending[0])) {
       plugin::Result r;
       r.id = pending[0];
@@ -373,13 +424,13 @@ std::vector<plugin::Result> parse_results(const std::vector<std::string>& ids, c
                     ") while this test was running, before pytest finished";
       }
       std::tie(r.classname, r.name) = junit_names(r.id);
-      results.push_back(std::move(r));
+      entry(r.id).final = std::move(r);
     }
   } else if (!stopped_early) {
     size_t missing = 0;
     std::string first;
     for (auto& id : ids) {
-      if (!reported.count(id)) {
+      if (!by_id.count(id)) {
         if (missing++ == 0) first = id;
       }
     }
@@ -387,6 +438,23 @@ std::vector<plugin::Result> parse_results(const std::vector<std::string>& ids, c
       warn("pytest finished but reported nothing for " + std::to_string(missing) + " of the batch's " +
            std::to_string(ids.size()) + " tests (first: " + first +
            "); the sandbox's test set may differ from local discovery");
+    }
+  }
+  // Per test in attempt order. Attempts are numbered 1..n by that order, so
+  // they stay consecutive whatever the file says; a test run once is attempt 0.
+  std::vector<plugin::Result> results;
+  for (auto& id : order) {
+    auto& rep = by_id.at(id);
+    std::stable_sort(rep.reruns.begin(), rep.reruns.end(),
+                     [](const auto& a, const auto& b) { return a.first < b.first; });
+    unsigned attempt = 0;
+    for (auto& [n, r] : rep.reruns) {
+      r.attempt = ++attempt;
+      results.push_back(std::move(r));
+    }
+    if (rep.final) {
+      rep.final->attempt = attempt == 0 ? 0 : attempt + 1;
+      results.push_back(std::move(*rep.final));
     }
   }
   return results;

@@ -59,11 +59,12 @@ std::string node_arg(const std::string& rootdir, const std::string& id);
 /// `sh -c SCRIPT offload-pytest ARG...`: the node IDs travel as separate argv
 /// words ("$@"), never through the shell's parser. The script writes the
 /// plugin to a private temp dir, runs
-/// `{command} {run_args} -p offload_pytest_plugin --offload-results=R [-x] "$@"`,
+/// `{command} {run_args} -p offload_pytest_plugin --offload-results=R [--offload-reruns=N] [-x] "$@"`
+/// (reruns: failed tests rerun in-process, the plugin's --offload-reruns; 0: none),
 /// removes the dir and re-raises pytest's fatal signal so the host sees a
 /// crash as a crash.
 plugin::Command run_command(const Settings& s, const std::vector<std::string>& args, const std::string& result_path,
-                            bool fail_fast);
+                            bool fail_fast, unsigned reruns);
 
 /// How the batch's process ended, as the host saw it.
 struct BatchEnd {
@@ -73,9 +74,13 @@ struct BatchEnd {
 };
 
 /// Turns a results file (JSON lines from --offload-results) into per-test
-/// results. Collection errors in the sandbox fail the batch's tests of that
-/// collector; when pytest did not finish and exactly one test had begun
-/// without a result, that test is the culprit and fails with the cause.
+/// results, only for the batch's IDs (others are dropped with a warning).
+/// A test rerun in-process yields its attempts in order, numbered 1..n
+/// (Result::attempt; every one but the last failed or errored); a test run
+/// once is attempt 0. Collection errors in the sandbox fail the batch's tests
+/// of that collector; when pytest did not finish and exactly one test had
+/// begun without a final result (a failed attempt being rerun has none), that
+/// test is the culprit and fails with the cause, as its next attempt.
 std::vector<plugin::Result> parse_results(const std::vector<std::string>& ids, const std::string& data,
                                           const BatchEnd& end, std::vector<std::string>* warnings);
 

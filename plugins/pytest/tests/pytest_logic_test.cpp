@@ -49,6 +49,45 @@ std::map<std::string, Result> by_id(const std::vector<Result>& rs) {
   return m;
 }
 
+/// Every result of each ID, in the order parse_results gave them.
+std::map<std::string, std::vector<Result>> attempts_by_id(const std::vector<Result>& rs) {
+  std::map<std::string, std::vector<Result>> m;
+  for (auto& r : rs) m[r.id].push_back(r);
+  return m;
+}
+
+using Attempt = std::pair<unsigned, offload_test_status>;
+std::vector<Attempt> attempts(const std::map<std::string, std::vector<Result>>& m, const std::string& id) {
+  std::vector<Attempt> out;
+  if (auto it = m.find(id); it != m.end())
+    for (auto& r : it->second) out.emplace_back(r.attempt, r.status);
+  return out;
+}
+
+/// The ABI's rule: attempt 0 alone, or 1..n in order with all but the last failed/errored.
+void check_attempt_rule(const std::vector<Result>& rs) {
+  for (auto& [id, list] : attempts_by_id(rs)) {
+    if (list.size() == 1 && list[0].attempt == 0) continue;
+    for (size_t i = 0; i < list.size(); ++i) {
+      CHECK_MESSAGE(list[i].attempt == i + 1, id);
+      if (i + 1 < list.size()) {
+        CHECK_MESSAGE((list[i].status == OFFLOAD_TEST_FAILED || list[i].status == OFFLOAD_TEST_ERROR), id);
+      }
+    }
+  }
+}
+
+std::vector<Result> recorded(const std::string& name, py::BatchEnd end, std::vector<std::string>* warnings) {
+  auto rs = py::parse_results(ids_of(name), read(name + ".results.jsonl"), end, warnings);
+  check_attempt_rule(rs);
+  return rs;
+}
+
+constexpr auto F = OFFLOAD_TEST_FAILED;
+constexpr auto E = OFFLOAD_TEST_ERROR;
+constexpr auto P = OFFLOAD_TEST_PASSED;
+constexpr auto S = OFFLOAD_TEST_SKIPPED;
+
 } // namespace
 
 TEST_CASE("settings: defaults, values and bad shapes") {
@@ -159,7 +198,7 @@ TEST_CASE("commands: IDs travel as argv words, never through the shell") {
   CHECK(ds.find("-p no:cacheprovider") == std::string::npos); // run_args are for execution only
 
   std::vector<std::string> ids = {"t.py::x[$(touch pwned)]", "t.py::y[a b]", "t.py::z['\"]"};
-  auto rc = py::run_command(s, ids, "/tmp/r 1.result", false);
+  auto rc = py::run_command(s, ids, "/tmp/r 1.result", false, 0);
   REQUIRE(rc.argv.size() == 4 + ids.size());
   CHECK(std::vector<std::string>(rc.argv.begin() + 4, rc.argv.end()) == ids);
   auto& rs = rc.argv[2];
@@ -167,8 +206,20 @@ TEST_CASE("commands: IDs travel as argv words, never through the shell") {
         std::string::npos);
   CHECK(rs.find("pwned") == std::string::npos);
   CHECK(rs.find(" -x \"$@\"") == std::string::npos);
-  CHECK(py::run_command(s, ids, "/r", true).argv[2].find(" -x \"$@\"") != std::string::npos);
-  CHECK_THROWS_AS(py::run_command(s, {}, "/r", false), Error);
+  CHECK(py::run_command(s, ids, "/r", true, 0).argv[2].find(" -x \"$@\"") != std::string::npos);
+  CHECK_THROWS_AS(py::run_command(s, {}, "/r", false, 0), Error);
+}
+
+TEST_CASE("commands: --offload-reruns only when in-process retries are asked for") {
+  py::Settings s;
+  std::vector<std::string> ids = {"t.py::x[a b]"};
+  // (The embedded plugin's own text mentions the option: look at the pytest line.)
+  CHECK(py::run_command(s, ids, "/r", false, 0).argv[2].find("--offload-results='/r' \"$@\"") != std::string::npos);
+  CHECK(py::run_command(s, ids, "/r", true, 0).argv[2].find("--offload-results='/r' -x \"$@\"") != std::string::npos);
+  auto rc = py::run_command(s, ids, "/r", false, 2);
+  CHECK(rc.argv[2].find("--offload-results='/r' --offload-reruns=2 \"$@\"") != std::string::npos);
+  CHECK(std::vector<std::string>(rc.argv.begin() + 4, rc.argv.end()) == ids);
+  CHECK(py::run_command(s, ids, "/r", true, 2).argv[2].find(" --offload-reruns=2 -x \"$@\"") != std::string::npos);
 }
 
 TEST_CASE("results: every outcome shape of the recorded fixture run") {
@@ -262,6 +313,145 @@ TEST_CASE("results: -x stops early without a mismatch warning") {
   data.replace(pos, 15, "\"stopped\": false");
   py::parse_results(ids, data, {1, 0, false}, &warnings);
   CHECK(warnings.size() == 1);
+}
+
+TEST_CASE("results: in-process reruns report every attempt, in order") {
+  std::vector<std::string> warnings;
+  auto rs = recorded("results_reruns", {exit_code("results_reruns"), 0, false}, &warnings);
+  CHECK(warnings.empty());
+  auto m = attempts_by_id(rs);
+  CHECK(m.size() == ids_of("results_reruns").size());
+  auto a = [&](const std::string& name) { return attempts(m, "tests/test_rerun.py::" + name); };
+  CHECK(a("test_flaky") == std::vector<Attempt>{{1, F}, {2, P}});
+  CHECK(a("test_always_fails") == std::vector<Attempt>{{1, F}, {2, F}, {3, F}});
+  CHECK(a("test_setup_error_once") == std::vector<Attempt>{{1, E}, {2, P}});
+  CHECK(a("test_teardown_error_once") == std::vector<Attempt>{{1, E}, {2, P}});
+  CHECK(a("test_xpass_strict") == std::vector<Attempt>{{1, F}, {2, F}, {3, F}}); // a failure: rerun
+  // Never rerun: skips, xfails, passes; and a flaky marker is pytest-rerunfailures' to rerun.
+  CHECK(a("test_skip") == std::vector<Attempt>{{0, S}});
+  CHECK(a("test_xfail") == std::vector<Attempt>{{0, S}});
+  CHECK(a("test_pass") == std::vector<Attempt>{{0, P}});
+  CHECK(a("test_users_flaky_marker") == std::vector<Attempt>{{0, P}});
+
+  // Each attempt carries its own failure and output.
+  auto& flaky = m.at("tests/test_rerun.py::test_flaky");
+  CHECK(flaky[0].message.find("fails the first time only") != std::string::npos);
+  CHECK(flaky[0].type == "AssertionError");
+  CHECK(flaky[0].text.find("first_time(\"flaky\")") != std::string::npos);
+  CHECK(flaky[0].system_out == "first run\n");
+  CHECK(flaky[1].system_out == "second run\n");
+  CHECK(flaky[1].message.empty());
+  CHECK(flaky[0].classname == "tests.test_rerun");
+  CHECK(flaky[1].name == "test_flaky");
+  auto& setup = m.at("tests/test_rerun.py::test_setup_error_once")[0];
+  CHECK(setup.message.find("failed on setup") != std::string::npos);
+  CHECK(setup.type == "RuntimeError");
+  CHECK(setup.text.find("setup fails the first time only") != std::string::npos);
+  auto& teardown = m.at("tests/test_rerun.py::test_teardown_error_once")[0];
+  CHECK(teardown.message.find("failed on teardown") != std::string::npos);
+  CHECK(teardown.type == "RuntimeError");
+  for (auto& r : m.at("tests/test_rerun.py::test_always_fails")) {
+    CHECK(r.message == "assert 1 == 2");
+    CHECK(r.system_out == "fails every time\n"); // not the earlier attempts' output too
+  }
+}
+
+TEST_CASE("results: with -x, a test that passes on its rerun does not stop the session") {
+  std::vector<std::string> warnings;
+  auto rs = recorded("results_rerun_fail_fast", {exit_code("results_rerun_fail_fast"), 0, false}, &warnings);
+  CHECK(warnings.empty()); // stopped by -x: the unreported test is no news
+  auto m = attempts_by_id(rs);
+  auto a = [&](const std::string& name) { return attempts(m, "tests/test_rerun.py::" + name); };
+  CHECK(a("test_flaky") == std::vector<Attempt>{{1, F}, {2, P}});
+  CHECK(a("test_pass") == std::vector<Attempt>{{0, P}});
+  CHECK(a("test_always_fails") == std::vector<Attempt>{{1, F}, {2, F}, {3, F}}); // the last one stops it
+  CHECK(m.count("tests/test_rerun.py::test_skip") == 0);
+}
+
+TEST_CASE("results: an interpreter killed during a rerun names that test, as its next attempt") {
+  auto ids = ids_of("results_rerun_killed");
+  CHECK(exit_code("results_rerun_killed") == -9);
+  auto data = read("results_rerun_killed.results.jsonl");
+  const std::string dies = "tests/test_dies.py::test_dies_on_rerun";
+  for (std::string torn : {"", "{\"event\": \"result\", \"nodeid\": \"tests/test_dies.py::test_di"}) {
+    std::vector<std::string> warnings;
+    auto rs = py::parse_results(ids, data + torn, {0, 9, false}, &warnings);
+    check_attempt_rule(rs);
+    CHECK(warnings.empty());
+    auto m = attempts_by_id(rs);
+    CHECK(attempts(m, "tests/test_dies.py::test_before") == std::vector<Attempt>{{0, P}});
+    REQUIRE(attempts(m, dies) == std::vector<Attempt>{{1, F}, {2, F}});
+    CHECK(m.at(dies)[0].message.find("fails, then kills its interpreter") != std::string::npos);
+    CHECK(m.at(dies)[1].type == "offload.Crash");
+    CHECK(m.at(dies)[1].message.find("signal 9") != std::string::npos);
+    CHECK(m.count("tests/test_dies.py::test_after") == 0); // the host reruns it
+  }
+  auto t = attempts_by_id(py::parse_results(ids, data, {0, 0, true}, nullptr));
+  REQUIRE(t.at(dies).size() == 2);
+  CHECK(t.at(dies)[1].type == "offload.Timeout");
+  CHECK(t.at(dies)[1].attempt == 2);
+}
+
+TEST_CASE("results: reruns under pytest-xdist (-n 2), a worker crash included") {
+  std::vector<std::string> warnings;
+  auto rs = recorded("results_rerun_xdist", {exit_code("results_rerun_xdist"), 0, false}, &warnings);
+  CHECK(warnings.empty());
+  auto m = attempts_by_id(rs);
+  CHECK(m.size() == ids_of("results_rerun_xdist").size());
+  auto a = [&](const std::string& id) { return attempts(m, "tests/" + id); };
+  CHECK(a("test_rerun.py::test_flaky") == std::vector<Attempt>{{1, F}, {2, P}});
+  CHECK(a("test_rerun.py::test_always_fails") == std::vector<Attempt>{{1, F}, {2, F}, {3, F}});
+  CHECK(a("test_rerun.py::test_setup_error_once") == std::vector<Attempt>{{1, E}, {2, P}});
+  CHECK(a("test_rerun.py::test_teardown_error_once") == std::vector<Attempt>{{1, E}, {2, P}});
+  CHECK(a("test_rerun.py::test_users_flaky_marker") == std::vector<Attempt>{{0, P}});
+  CHECK(a("test_rerun.py::test_skip") == std::vector<Attempt>{{0, S}});
+  CHECK(a("test_dies.py::test_after") == std::vector<Attempt>{{0, P}});
+  // The worker died on the rerun; xdist's crash report is the next attempt.
+  REQUIRE(a("test_dies.py::test_dies_on_rerun") == std::vector<Attempt>{{1, F}, {2, F}});
+  auto& crash = m.at("tests/test_dies.py::test_dies_on_rerun")[1];
+  CHECK(crash.type == "offload.Crash");
+  CHECK(crash.message.find("crashed while running") != std::string::npos);
+  // Attributes set in the worker survived xdist's serialisation.
+  CHECK(m.at("tests/test_rerun.py::test_flaky")[0].type == "AssertionError");
+  CHECK(m.at("tests/test_rerun.py::test_flaky")[1].system_out == "second run\n");
+}
+
+TEST_CASE("results: the user's own --reruns wins; its reruns stay invisible") {
+  std::vector<std::string> warnings;
+  auto rs = recorded("results_rerun_users_reruns", {exit_code("results_rerun_users_reruns"), 0, false}, &warnings);
+  CHECK(warnings.empty());
+  auto ids = ids_of("results_rerun_users_reruns");
+  CHECK(rs.size() == ids.size());
+  for (auto& r : rs) CHECK_MESSAGE(r.attempt == 0, r.id);
+  auto m = by_id(rs);
+  CHECK(m.at("tests/test_rerun.py::test_flaky").status == P);
+  CHECK(m.at("tests/test_rerun.py::test_always_fails").status == F);
+}
+
+TEST_CASE("results: attempts are ordered and consecutive, whatever the file says") {
+  auto line = [](const std::string& id, const std::string& outcome, const std::string& extra) {
+    return "{\"event\": \"result\", \"nodeid\": \"" + id + "\", \"outcome\": \"" + outcome + "\"" + extra + "}\n";
+  };
+  std::vector<std::string> ids = {"t.py::a", "t.py::b", "t.py::c"};
+  std::string data = line("t.py::a", "failed", ", \"attempt\": 2, \"rerun\": true, \"message\": \"second\"") +
+                     line("t.py::a", "failed", ", \"attempt\": 1, \"rerun\": true, \"message\": \"first\"") +
+                     line("t.py::a", "passed", ", \"attempt\": 7") +
+                     line("t.py::b", "passed", ", \"attempt\": 1, \"rerun\": true") + // a rerun attempt failed
+                     line("t.py::b", "passed", ", \"attempt\": \"x\"") +
+                     line("t.py::b", "failed", "") +                                   // a second final: dropped
+                     line("t.py::elsewhere", "passed", "") +                           // not in the batch
+                     line("t.py::c", "passed", ", \"attempt\": 3") +                   // no failed attempt seen
+                     "{\"event\": \"finish\", \"exitstatus\": \"1\", \"stopped\": \"yes\"}\n";
+  std::vector<std::string> warnings;
+  auto rs = py::parse_results(ids, data, {1, 0, false}, &warnings);
+  check_attempt_rule(rs);
+  auto m = attempts_by_id(rs);
+  CHECK(attempts(m, "t.py::a") == std::vector<Attempt>{{1, F}, {2, F}, {3, P}});
+  CHECK(m.at("t.py::a")[0].message == "first");
+  CHECK(attempts(m, "t.py::b") == std::vector<Attempt>{{1, F}, {2, P}});
+  CHECK(attempts(m, "t.py::c") == std::vector<Attempt>{{0, P}});
+  CHECK(m.count("t.py::elsewhere") == 0);
+  CHECK(warnings.size() == 2); // the foreign result and the repeated one
 }
 
 TEST_CASE("junit_names mirrors pytest's junitxml") {

@@ -54,6 +54,109 @@ def results(name, cwd, ids, *args):
     return p
 
 
+RERUN_TESTS = """\
+import os
+
+import pytest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def first_time(name):
+    \"\"\"True only the first time in this copy of the project (a marker file).\"\"\"
+    path = os.path.join(HERE, "." + name + ".ran")
+    if os.path.exists(path):
+        return False
+    open(path, "w").close()
+    return True
+
+
+def test_flaky():
+    first = first_time("flaky")
+    print("first run" if first else "second run")
+    assert not first, "fails the first time only"
+
+
+def test_always_fails():
+    print("fails every time")
+    assert 1 == 2
+
+
+@pytest.fixture
+def setup_fails_once():
+    if first_time("setup"):
+        raise RuntimeError("setup fails the first time only")
+
+
+def test_setup_error_once(setup_fails_once):
+    pass
+
+
+@pytest.fixture
+def teardown_fails_once():
+    yield
+    if first_time("teardown"):
+        raise RuntimeError("teardown fails the first time only")
+
+
+def test_teardown_error_once(teardown_fails_once):
+    pass
+
+
+@pytest.mark.flaky(reruns=1)
+def test_users_flaky_marker():
+    assert not first_time("marker")
+
+
+def test_skip():
+    pytest.skip("never rerun")
+
+
+@pytest.mark.xfail(reason="known")
+def test_xfail():
+    assert False
+
+
+@pytest.mark.xfail(strict=True, reason="strict")
+def test_xpass_strict():
+    pass
+
+
+def test_pass():
+    pass
+"""
+
+DIES_TESTS = """\
+import os
+import signal
+
+from test_rerun import first_time
+
+
+def test_before():
+    pass
+
+
+def test_dies_on_rerun():
+    if not first_time("dies"):
+        os.kill(os.getpid(), signal.SIGKILL)
+    assert False, "fails, then kills its interpreter on the rerun"
+
+
+def test_after():
+    pass
+"""
+
+
+def rerun_project(work, name):
+    """A fresh copy of the rerun project (its marker files start absent)."""
+    root = work / name
+    (root / "tests").mkdir(parents=True)
+    (root / "tests" / "test_rerun.py").write_text(RERUN_TESTS)
+    (root / "tests" / "test_dies.py").write_text(DIES_TESTS)
+    return root
+
+
 def main():
     DATA.mkdir(exist_ok=True)
     work = Path(tempfile.mkdtemp())
@@ -85,6 +188,28 @@ def main():
         p = results("results_killed", kill, ["tests/test_kill.py::test_before", "tests/test_kill.py::test_kills",
                                              "tests/test_kill.py::test_after"])
         assert p.returncode == -9, p.returncode
+
+        # In-process reruns (--offload-reruns), each run on a fresh copy.
+        rr = lambda f, names: [f"tests/{f}::{n}" for n in names]
+        rerun_ids = rr("test_rerun.py", ["test_flaky", "test_always_fails", "test_setup_error_once",
+                                         "test_teardown_error_once", "test_users_flaky_marker", "test_skip",
+                                         "test_xfail", "test_xpass_strict", "test_pass"])
+        dies_ids = rr("test_dies.py", ["test_before", "test_dies_on_rerun", "test_after"])
+        p = results("results_reruns", rerun_project(work, "reruns"), rerun_ids, "--offload-reruns=2")
+        assert p.returncode == 1, p.returncode
+        p = results("results_rerun_fail_fast", rerun_project(work, "rerun_x"),
+                    rr("test_rerun.py", ["test_flaky", "test_pass", "test_always_fails", "test_skip"]),
+                    "--offload-reruns=2", "-x")
+        assert p.returncode == 1, p.returncode
+        p = results("results_rerun_killed", rerun_project(work, "rerun_killed"), dies_ids, "--offload-reruns=2")
+        assert p.returncode == -9, p.returncode
+        p = results("results_rerun_xdist", rerun_project(work, "rerun_xdist"), rerun_ids + dies_ids,
+                    "--offload-reruns=2", "-n", "2")
+        assert p.returncode == 1, p.returncode
+        # The user's own --reruns: theirs reruns, ours stays out.
+        p = results("results_rerun_users_reruns", rerun_project(work, "users"), rerun_ids, "--offload-reruns=2",
+                    "--reruns=1")
+        assert p.returncode == 1, p.returncode
     finally:
         shutil.rmtree(work)
 
