@@ -244,6 +244,9 @@ class Bench:
             d = os.path.join(self.work, s)
             cfgs[s] = offload_toml(os.path.join(d, "offload.toml"), PYTEST_FW, 8, grp)
             cfgs[s + "-h"] = offload_toml(os.path.join(d, "offload-history.toml"), PYTEST_FW, 8, grp, history=True)
+        # Every retry on another sandbox (the original's way): for comparison.
+        cfgs["flaky-x"] = offload_toml(os.path.join(self.work, "flaky", "offload-cross.toml"), PYTEST_FW, 8,
+                                       grp + "in_process_retries = 0\n")
 
         def fresh():  # a new state dir per run: the first attempt fails again
             env = dict(os.environ)
@@ -264,6 +267,8 @@ class Bench:
         cmds = {
             "offload flaky": with_state(lambda e: self.off("flaky", cfgs["flaky"], env=e, name="offload-flaky")),
             "offload stable": with_state(lambda e: self.off("stable", cfgs["stable"], env=e, name="offload-stable")),
+            "offload flaky cross-sandbox": with_state(
+                lambda e: self.off("flaky", cfgs["flaky-x"], env=e, name="offload-flaky-cross")),
             "offload flaky history": with_state(
                 lambda e: self.off("flaky", cfgs["flaky-h"], env=e, name="offload-flaky-history")),
             "offload stable history": with_state(
@@ -286,6 +291,9 @@ class Bench:
                  w["offload flaky history"] / w["offload stable history"], 1.15,
                  f"offload flaky+history vs `pytest -n 8 --reruns 2` flaky: "
                  f"{w['offload flaky history'] / w['pytest -n 8 --reruns 2 flaky']:.2f}x")
+        self.row("Flaky, info: every retry on another sandbox (`in_process_retries = 0`) vs no flaky tests",
+                 w["offload flaky cross-sandbox"], w["offload stable"],
+                 w["offload flaky cross-sandbox"] / w["offload stable"], float("inf"))
 
     # -- orchestrator cost: N tests through the default framework
     def orch(self):

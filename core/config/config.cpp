@@ -274,8 +274,14 @@ void read_groups(Reader& r, const toml::table& root, std::vector<GroupSection>& 
     }
     GroupSection group;
     group.name = std::string(k.str());
-    r.check_keys(*g, p, {"retry_count", "filters", "schedule_individual"});
+    r.check_keys(*g, p, {"retry_count", "in_process_retries", "filters", "schedule_individual"});
     r.get_int(*g, "retry_count", p, group.retry_count, 0);
+    if (r.get_int(*g, "in_process_retries", p, group.in_process_retries, 0) &&
+        group.in_process_retries > group.retry_count) {
+      r.error(line_of(*g->get("in_process_retries")), p + ".in_process_retries",
+              std::to_string(group.in_process_retries) + " is more than retry_count (" +
+                  std::to_string(group.retry_count) + "); in-process retries are part of retry_count");
+    }
     r.get_string(*g, "filters", p, group.filters);
     r.get_bool(*g, "schedule_individual", p, group.schedule_individual);
     found.emplace_back(static_cast<int>(k.source().begin.line), static_cast<int>(k.source().begin.column),

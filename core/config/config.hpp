@@ -79,6 +79,9 @@ struct FrameworkSection {
 struct GroupSection {
   std::string name;
   int retry_count = 0;
+  /// How many of retry_count's attempts the framework may make at once, in
+  /// the failing batch's own process (pytest); the rest run on other sandboxes.
+  int in_process_retries = 1;
   std::string filters;
   bool schedule_individual = false;
 };

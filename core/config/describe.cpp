@@ -138,7 +138,8 @@ std::string describe_config(const Config& config) {
 
   out << "Groups (" << config.groups.size() << "):\n";
   for (const GroupSection& g : config.groups) {
-    out << "  " << g.name << ": retry_count=" << g.retry_count << ", filters="
+    out << "  " << g.name << ": retry_count=" << g.retry_count
+        << ", in_process_retries=" << std::min(g.in_process_retries, g.retry_count) << ", filters="
         << (g.filters.empty() ? "(none)" : quoted(g.filters))
         << ", schedule_individual=" << (g.schedule_individual ? "true" : "false") << '\n';
   }

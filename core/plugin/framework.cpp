@@ -180,12 +180,12 @@ std::string FrameworkInstance::parse_discovery(const std::string& group, const s
 
 std::string FrameworkInstance::run_command(const std::vector<std::string>& ids, const std::string& result_path,
                                            bool fail_fast, unsigned batch_index, const std::string& project_dir,
-                                           CommandSpec* out) {
+                                           unsigned in_process_retries, CommandSpec* out) {
   std::vector<const char*> cids;
   cids.reserve(ids.size());
   for (auto& id : ids) cids.push_back(id.c_str());
-  offload_run_request req{sizeof req, cids.data(), cids.size(), result_path.c_str(), fail_fast ? 1 : 0, batch_index,
-                          project_dir.c_str()};
+  offload_run_request req{sizeof req,          cids.data(), cids.size(), result_path.c_str(), fail_fast ? 1 : 0,
+                          batch_index,          project_dir.c_str(), in_process_retries};
   CommandReceiver recv(out);
   ErrorText err;
   std::string thrown;
@@ -242,6 +242,7 @@ std::string FrameworkInstance::parse_results(const RunOutputView& output, std::v
                              if (OFFLOAD_HAS_FIELD(r, offload_test_result, system_err)) x.system_err = s(r->system_err);
                              if (OFFLOAD_HAS_FIELD(r, offload_test_result, name)) x.name = s(r->name);
                              if (OFFLOAD_HAS_FIELD(r, offload_test_result, classname)) x.classname = s(r->classname);
+                             if (OFFLOAD_HAS_FIELD(r, offload_test_result, attempt)) x.attempt = r->attempt;
                              if (!known) {
                                c->self->misbehaved("parse_results reported unknown status " + std::to_string(r->status) +
                                                    " for test '" + x.id + "' (treated as an error)");

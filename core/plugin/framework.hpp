@@ -32,6 +32,7 @@ struct ReportedResult {
   AttemptStatus status = AttemptStatus::Passed;
   double duration_secs = 0;
   std::string message, type, text, system_out, system_err, name, classname;
+  unsigned attempt = 0; ///< 0: ran once; N >= 1: attempt N of an in-process rerun (ABI 1.1)
 };
 
 struct DiscoverOutputView {
@@ -61,8 +62,10 @@ public:
                                CommandSpec* out);
   std::string parse_discovery(const std::string& group, const std::string& filters, const std::string& project_dir,
                               const DiscoverOutputView& output, std::vector<DiscoveredTest>* tests);
+  /// in_process_retries: how often the command may rerun a failed test in its own process (ABI 1.1).
   std::string run_command(const std::vector<std::string>& ids, const std::string& result_path, bool fail_fast,
-                          unsigned batch_index, const std::string& project_dir, CommandSpec* out);
+                          unsigned batch_index, const std::string& project_dir, unsigned in_process_retries,
+                          CommandSpec* out);
   std::string parse_results(const RunOutputView& output, std::vector<ReportedResult>* results);
   const std::string& plugin_name() const { return m_name; }
   /// Contract violations seen so far ("plugin X misbehaved: ...").

@@ -429,6 +429,9 @@ void write_case(XmlWriter& w, const TestResult& r) {
     prop(p + "sandbox", a.sandbox);
     prop(p + "status", to_string(a.status));
     prop(p + "duration", format_secs(a.duration_secs));
+    if (a.rerun > 0) {
+      prop(p + "in_process_run", std::to_string(a.rerun));
+    }
     if (!a.cause.empty()) {
       prop(p + "cause", a.cause);
     }

@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <deque>
 #include <filesystem>
+#include <limits>
 #include <map>
 #include <optional>
 #include <set>
@@ -33,6 +34,8 @@ struct TestState {
   int failures = 0;          ///< failed or errored attempts
   int not_run = 0;           ///< attempts that produced no result
   int retries_scheduled = 0; ///< extra attempts queued after failures
+  int in_process_used = 0;   ///< extra attempts the framework made inside a batch's process
+  int in_process_reserved = 0; ///< in-process attempts granted to batches still running
   int in_flight = 0;         ///< queued or running copies
   bool decided = false;
   Outcome outcome = Outcome::NotRun;
@@ -45,6 +48,7 @@ struct BatchState {
   std::vector<size_t> tests;
   bool retry = false;
   bool mergeable = false;    ///< a retry after failures: may share a start-up with other such retries
+  int in_process = 0;        ///< in-process retries granted to its command (reserved on its tests)
   bool running = false;
   bool finished = false;
   bool cancel_requested = false;
@@ -149,6 +153,24 @@ struct Executor::State {
       : loop(l), provider(p), framework(f), opts(std::move(o)), obs(std::move(ob)), trace(t) {}
 
   double now() const { return std::chrono::duration<double>(Clock::now() - t0).count(); }
+
+  /// Attempts of retry_count not yet spent, queued or granted.
+  static int retries_left(const TestState& ts) {
+    return ts.test.retry_count - ts.retries_scheduled - ts.in_process_used - ts.in_process_reserved;
+  }
+
+  /// In-process retries for a batch's command: what every test in it may
+  /// still spend. Copies queued after failures get none (their attempts are
+  /// already counted), so a test never runs more than 1 + retry_count times.
+  int grant_in_process(const BatchState& b) const {
+    if (b.mergeable || b.tests.empty()) return 0;
+    int g = std::numeric_limits<int>::max();
+    for (auto t : b.tests) {
+      auto& ts = tests[t];
+      g = std::min({g, ts.test.in_process_retries - ts.in_process_used, retries_left(ts)});
+    }
+    return std::max(0, g);
+  }
 
   void warn(const std::string& w) {
     spdlog::warn("{}", w);
@@ -399,9 +421,11 @@ struct Executor::State {
     std::vector<std::string> ids;
     for (auto t : b.tests) ids.push_back(tests[t].test.id);
     if (obs.batch_started) obs.batch_started(static_cast<size_t>(b.log_index), s.id, ids.size());
+    b.in_process = grant_in_process(b);
+    for (auto t : b.tests) tests[t].in_process_reserved += b.in_process;
     CommandSpec cmd;
     auto e = framework.run_command(ids, remote_result_path(b), opts.fail_fast, static_cast<unsigned>(b.log_index),
-                                   provider.project_dir(), &cmd);
+                                   provider.project_dir(), static_cast<unsigned>(b.in_process), &cmd);
     if (!e.empty()) {
       loop.post([this, bid, e] {
         ExecOutcome o;
@@ -489,6 +513,49 @@ struct Executor::State {
                       });
   }
 
+  /// A test the framework reran inside the batch's process: its runs in
+  /// order; the last one goes to by_id, the failed ones before it to
+  /// earlier. Runs after a non-failure, or beyond what the batch was
+  /// granted, do not count (with a warning: the plugin broke the contract).
+  void split_in_process_runs(const BatchState& b, const std::string& id, std::vector<ReportedResult> runs,
+                             std::map<std::string, ReportedResult>& by_id,
+                             std::map<std::string, std::vector<ReportedResult>>& earlier) {
+    auto where = "batch " + std::to_string(b.log_index) + ": test " + id + ": ";
+    std::stable_sort(runs.begin(), runs.end(), [](auto& x, auto& y) { return x.attempt < y.attempt; });
+    if (by_id.count(id)) warn(where + "the framework reported a plain result beside numbered runs; the runs count");
+    size_t keep = runs.size();
+    for (size_t i = 0; i + 1 < runs.size(); ++i) {
+      if (runs[i].status != AttemptStatus::Failed && runs[i].status != AttemptStatus::Error) {
+        warn(where + "run " + std::to_string(runs[i].attempt) + " was " + to_string(runs[i].status) +
+             ", yet the framework ran it again; later runs ignored");
+        keep = i + 1;
+        break;
+      }
+    }
+    if (keep > static_cast<size_t>(b.in_process) + 1) {
+      warn(where + "the framework ran it " + std::to_string(keep) + " times, but only " +
+           std::to_string(b.in_process) + " in-process retr" + (b.in_process == 1 ? "y was" : "ies were") +
+           " allowed; later runs ignored");
+      keep = static_cast<size_t>(b.in_process) + 1;
+    }
+    runs.resize(keep);
+    by_id[id] = std::move(runs.back());
+    runs.pop_back();
+    if (!runs.empty()) earlier[id] = std::move(runs);
+  }
+
+  /// Copies what the framework reported into an attempt.
+  static void fill_attempt(Attempt& a, const ReportedResult& r) {
+    a.status = r.status;
+    a.duration_secs = r.duration_secs;
+    a.message = r.message;
+    a.type = r.type;
+    a.text = r.text;
+    a.system_out = r.system_out;
+    a.system_err = r.system_err;
+    a.rerun = static_cast<int>(r.attempt);
+  }
+
   /// Turn a finished (or failed) batch into attempts and decisions.
   void finish_batch(size_t bid, const ExecOutcome& o, bool result_present, const std::string& result) {
     auto& b = batches[bid];
@@ -496,13 +563,17 @@ struct Executor::State {
     b.finished = true;
     busy += now() - b.start_secs;
     auto& s = sandboxes[b.sandbox];
-    for (auto t : b.tests) tests[t].in_flight--;
+    for (auto t : b.tests) {
+      tests[t].in_flight--;
+      tests[t].in_process_reserved -= b.in_process;
+    }
 
     std::string outcome;
     bool infra_error = o.status != OFFLOAD_OK && o.status != OFFLOAD_E_CANCELLED;
     bool cancelled = b.cancel_requested || o.status == OFFLOAD_E_CANCELLED;
 
-    std::map<std::string, ReportedResult> by_id;
+    std::map<std::string, ReportedResult> by_id;                 ///< each test's (last) result
+    std::map<std::string, std::vector<ReportedResult>> earlier;  ///< failed runs before it, in-process
     std::string parse_error;
     if (!cancelled && !infra_error) {
       std::vector<std::string> ids;
@@ -520,10 +591,15 @@ struct Executor::State {
       std::vector<ReportedResult> reported;
       parse_error = framework.parse_results(view, &reported);
       std::set<std::string> in_batch(ids.begin(), ids.end());
+      std::map<std::string, std::vector<ReportedResult>> numbered;
       for (auto& r : reported) {
         if (!in_batch.count(r.id)) {
           warn("batch " + std::to_string(b.log_index) + " reported a result for a test it was not asked to run: " + r.id +
                " (test-set mismatch between discovery and the sandbox?)");
+          continue;
+        }
+        if (r.attempt > 0) {
+          numbered[r.id].push_back(std::move(r));
           continue;
         }
         auto it = by_id.find(r.id);
@@ -533,6 +609,7 @@ struct Executor::State {
           it->second = std::move(r); // a failure among duplicates wins
         }
       }
+      for (auto& [id, runs] : numbered) split_in_process_runs(b, id, std::move(runs), by_id, earlier);
       if (!parse_error.empty()) {
         warn("batch " + std::to_string(b.log_index) + ": " + parse_error);
       }
@@ -587,6 +664,22 @@ struct Executor::State {
       a.batch = b.log_index;
       a.sandbox = s.id;
       a.start_secs = b.start_secs;
+      if (auto e = earlier.find(ts.test.id); e != earlier.end()) {
+        // Failed runs inside this batch's process before its last one: each
+        // is an attempt, spent from retry_count.
+        for (auto& r : e->second) {
+          Attempt f = a;
+          fill_attempt(f, r);
+          if (obs.attempt_finished) obs.attempt_finished(ts.test.id, f);
+          longest = std::max(longest, std::min(f.duration_secs, now() - b.start_secs));
+          ts.attempts.push_back(std::move(f));
+          ts.in_process_used++;
+          if (!ts.decided) {
+            ts.failures++;
+            any_failed = true;
+          }
+        }
+      }
       auto it = by_id.find(ts.test.id);
       if (it != by_id.end() && it->second.status == AttemptStatus::NotRun) {
         // The framework says why it did not run (collection error, bail-out, ...).
@@ -595,13 +688,7 @@ struct Executor::State {
         a.text = it->second.text;
       } else if (it != by_id.end()) {
         auto& r = it->second;
-        a.status = r.status;
-        a.duration_secs = r.duration_secs;
-        a.message = r.message;
-        a.type = r.type;
-        a.text = r.text;
-        a.system_out = r.system_out;
-        a.system_err = r.system_err;
+        fill_attempt(a, r);
         if ((o.timed_out || crash_signal) && a.duration_secs <= 0 && a.status != AttemptStatus::Passed) {
           // The test that was running when the batch was stopped: its time is
           // at least the batch's (history must not learn that a hang is fast).
@@ -644,7 +731,7 @@ struct Executor::State {
       case AttemptStatus::Error:
         any_failed = true;
         ts.failures++;
-        if (ts.failures + ts.in_flight <= ts.test.retry_count && ts.retries_scheduled < ts.test.retry_count) {
+        if (ts.failures + ts.in_flight <= ts.test.retry_count && retries_left(ts) > 0) {
           need_retry.push_back(t);
         } else if (ts.in_flight == 0 && ts.failures >= ts.test.retry_count + 1) {
           // Name what offload itself saw (a timeout, a crash) in the cause.
@@ -674,11 +761,11 @@ struct Executor::State {
     // its own batch so they land on different sandboxes. Front of the queue.
     if (!need_retry.empty() && !stopping) {
       int copies = 0;
-      for (auto t : need_retry) copies = std::max(copies, tests[t].test.retry_count - tests[t].retries_scheduled);
+      for (auto t : need_retry) copies = std::max(copies, retries_left(tests[t]));
       for (int k = 0; k < copies; ++k) {
         std::vector<size_t> ids;
         for (auto t : need_retry) {
-          if (tests[t].retries_scheduled < tests[t].test.retry_count) {
+          if (retries_left(tests[t]) > 0) {
             ids.push_back(t);
             tests[t].retries_scheduled++;
           }

@@ -31,6 +31,7 @@ struct ExecTest {
   double expected_secs = 1.0;
   bool known = false;      ///< expected_secs is measured (history or previous report), not a fallback
   int pretries = 0;        ///< extra attempts started up front (history says flaky); taken from retry_count
+  int in_process_retries = 0; ///< of retry_count, how many the framework may run in the failing batch's process
 };
 
 struct ExecOptions {

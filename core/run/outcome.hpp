@@ -46,6 +46,7 @@ struct Attempt {
   std::string sandbox;     ///< sandbox id
   double start_secs = 0;   ///< start of its batch, seconds since run start
   std::string cause;       ///< for NotRun/Error attempts: "batch timed out after 900s", "result file missing", ...
+  int rerun = 0;           ///< 0: its batch ran it once; N >= 1: run N of the test inside one batch's process (in-process retries)
 };
 
 struct TestResult {

@@ -455,6 +455,7 @@ int run_tests(const Config& config, const RunOptions& opts, std::ostream& out, s
       et.group = g.group;
       et.file = t.file;
       et.retry_count = config.groups[gi].retry_count;
+      et.in_process_retries = std::min(config.groups[gi].in_process_retries, et.retry_count);
       et.individual = config.groups[gi].schedule_individual;
       bool known = false;
       if (history) {
@@ -548,6 +549,7 @@ int run_tests(const Config& config, const RunOptions& opts, std::ostream& out, s
                      {"batch", a.batch}, {"sandbox", a.sandbox}};
     if (!a.message.empty()) f["message"] = a.message;
     if (!a.cause.empty()) f["cause"] = a.cause;
+    if (a.rerun > 0) f["in_process_run"] = a.rerun;
     events.emit("attempt_finished", f);
   };
   obs.test_finished = [&](const TestResult& r) {

@@ -58,7 +58,7 @@ def provider_project(project, tests, parallel=2, timeout=30):
     (project / "offload.toml").write_text(cfg)
 
 
-def framework_project(project, tests, fw_type="bad-fw", retry=0, parallel=1):
+def framework_project(project, tests, fw_type="bad-fw", retry=0, parallel=1, group_extra=""):
     make_project(project, tests)
     write(project / "offload.toml", f'''
         [offload]
@@ -73,6 +73,7 @@ def framework_project(project, tests, fw_type="bad-fw", retry=0, parallel=1):
 
         [groups.all]
         retry_count = {retry}
+        {group_extra}
         ''')
 
 
@@ -194,6 +195,44 @@ def test_results_with_unknown_status_or_short_structs(plugins, project):
     assert outcomes["bare1"] == "not-run" and outcomes["nul1"] == "not-run"
     tc = {t.get("name"): t for t in r.junit().iter("testcase")}
     assert "unknown status 77" in tc["weird1"].find("failure").get("message")
+
+
+def in_process_props(r, tid):
+    tc = {t.get("name"): t for t in r.junit().iter("testcase")}[tid]
+    props = {p.get("name"): p.get("value") for p in tc.iter("property")}
+    n = int(props["offload.attempts"])
+    return [(props[f"offload.attempt.{i}.status"], props.get(f"offload.attempt.{i}.in_process_run"))
+            for i in range(1, n + 1)]
+
+
+def test_in_process_reruns_count_against_retry_count(plugins, project):
+    """ABI 1.1: a framework may rerun a failed test inside its batch's process
+    and report each run. Runs are attempts spent from retry_count; runs past
+    the grant, or after a pass, do not count and are reported as misbehaviour."""
+    tests = {"ok1": "pass", "flaky1": "pass", "over1": "pass", "after1": "pass"}
+    framework_project(project, tests, retry=1)
+    r = run_offload("run", "--plugin-dir", plugins["framework"], cwd=project, env={"BAD_FW_MODE": "reruns"})
+    assert r.rc == 1, r
+    outcomes, causes = accounted(r, tests)
+    assert outcomes == {"ok1": "passed", "flaky1": "flaky", "over1": "failed", "after1": "passed"}, r
+    assert causes["flaky1"] == "passed on attempt 2 after 1 failure(s)"
+    assert causes["over1"] == "failed on all 2 attempts"
+    assert in_process_props(r, "flaky1") == [("failed", "1"), ("passed", "2")]
+    assert in_process_props(r, "over1") == [("failed", "1"), ("failed", "2")]   # nothing more ran elsewhere
+    assert in_process_props(r, "ok1") == [("passed", None)]
+    assert "test over1: the framework ran it 5 times, but only 1 in-process retry was allowed" in r.err, r
+    assert "test after1: run 1 was passed, yet the framework ran it again" in r.err, r
+
+
+def test_in_process_retries_zero_keeps_every_retry_on_another_sandbox(plugins, project):
+    tests = {"flaky1": "pass"}
+    framework_project(project, tests, retry=1, group_extra="in_process_retries = 0")
+    r = run_offload("run", "--plugin-dir", plugins["framework"], cwd=project, env={"BAD_FW_MODE": "reruns"})
+    # Each batch may run it once; the framework's second run is ignored both times.
+    assert r.rc == 1, r
+    assert r.outcomes() == {"flaky1": "failed"}, r
+    assert in_process_props(r, "flaky1") == [("failed", "1"), ("failed", "1")]
+    assert r.err.count("but only 0 in-process retries were allowed") == 2, r
 
 
 def test_framework_table_too_small_is_refused(plugins, project):

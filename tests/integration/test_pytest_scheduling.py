@@ -89,10 +89,11 @@ def read_stamps(proj):
 
 
 def test_retries_run_at_once_on_different_sandboxes(tmp_path):
-    """retry_count = 2: after the first failure both remaining attempts start
-    together, on two different sandboxes (they overlap in time)."""
+    """retry_count = 2, no in-process retries: after the first failure both
+    remaining attempts start together, on two different sandboxes (they
+    overlap in time)."""
     proj = tmp_path
-    write(proj / "offload.toml", config("[groups.all]\nretry_count = 2\n", parallel=3))
+    write(proj / "offload.toml", config("[groups.all]\nretry_count = 2\nin_process_retries = 0\n", parallel=3))
     write(proj / "tests" / "test_retry.py", STAMPING_TEST)
     # Enough other work for the initial plan to use all 3 sandboxes.
     write(proj / "tests" / "test_others.py", """
@@ -132,7 +133,7 @@ def test_retries_run_at_once_on_different_sandboxes(tmp_path):
 
 def test_retries_of_a_lone_test_still_run_in_parallel(tmp_path):
     proj = tmp_path
-    write(proj / "offload.toml", config("[groups.all]\nretry_count = 2\n", parallel=3))
+    write(proj / "offload.toml", config("[groups.all]\nretry_count = 2\nin_process_retries = 0\n", parallel=3))
     write(proj / "tests" / "test_retry.py", STAMPING_TEST)
     r = run_offload("run", cwd=proj)
     assert r.rc == 1, r
@@ -143,6 +144,40 @@ def test_retries_of_a_lone_test_still_run_in_parallel(tmp_path):
     assert max(retry_a["start"], retry_b["start"]) < min(retry_a["end"], retry_b["end"]), stamps
     attempts = attempts_of(props(r, "tests/test_retry.py::test_always_fails"))
     assert attempts[1][1] != attempts[2][1], attempts
+
+
+def test_first_retry_in_process_then_the_rest_in_parallel_elsewhere(tmp_path):
+    """The default in_process_retries = 1 with retry_count = 3: the failing
+    test runs again at once in the same pytest process (same PID, same
+    batch), then the two attempts left start together on two other
+    sandboxes. Four attempts in all, never more."""
+    proj = tmp_path
+    write(proj / "offload.toml", config("[groups.all]\nretry_count = 3\n", parallel=3))
+    write(proj / "tests" / "test_retry.py", STAMPING_TEST)
+    r = run_offload("run", "--events", "events.jsonl", cwd=proj)
+    assert r.rc == 1, r
+    tid = "tests/test_retry.py::test_always_fails"
+    assert r.outcomes() == {tid: "failed"}, r
+    p = props(r, tid)
+    assert p["offload.cause"] == "failed on all 4 attempts", p
+    attempts = attempts_of(p)
+    assert [a[2] for a in attempts] == ["failed"] * 4, attempts
+    assert attempts[0][:2] == attempts[1][:2], attempts              # one batch, one sandbox
+    assert (p["offload.attempt.1.in_process_run"], p["offload.attempt.2.in_process_run"]) == ("1", "2"), p
+    assert "offload.attempt.3.in_process_run" not in p and attempts[2][1] != attempts[3][1], attempts
+    tc = case_of(r, tid)
+    assert len(tc.findall("rerunFailure")) == 3 and tc.find("failure") is not None, ET.tostring(tc, encoding="unicode")
+
+    stamps = read_stamps(proj)
+    assert len(stamps) == 4, stamps
+    first, second, retry_a, retry_b = stamps
+    assert first["pid"] == second["pid"] and second["start"] >= first["end"], stamps
+    assert min(retry_a["start"], retry_b["start"]) >= second["end"], stamps
+    assert max(retry_a["start"], retry_b["start"]) < min(retry_a["end"], retry_b["end"]), stamps
+    assert len({first["pid"], retry_a["pid"], retry_b["pid"]}) == 3, stamps
+    runs = [e.get("in_process_run") for e in events(proj / "events.jsonl")
+            if e["event"] == "attempt_finished" and e["id"] == tid]
+    assert runs == [1, 2, None, None], runs
 
 
 def test_pass_after_fail_is_flaky_exit_2(tmp_path):
@@ -171,7 +206,10 @@ def test_pass_after_fail_is_flaky_exit_2(tmp_path):
     assert set(got.values()) == {"passed"} and len(got) == 3, r
     p = props(r, tid)
     assert p["offload.cause"] == "passed on attempt 2 after 1 failure(s)", p
-    assert [a[2] for a in attempts_of(p)] == ["failed", "passed"], p
+    attempts = attempts_of(p)
+    assert [a[2] for a in attempts] == ["failed", "passed"], p
+    # The retry ran at once inside the same pytest process (in_process_retries = 1 by default).
+    assert attempts[0][0] == attempts[1][0] and p["offload.attempt.2.in_process_run"] == "2", p
     tc = case_of(r, tid)
     assert tc.find("flakyFailure") is not None and tc.find("failure") is None, ET.tostring(tc, encoding="unicode")
     assert "first attempt fails" in tc.find("flakyFailure").get("message")

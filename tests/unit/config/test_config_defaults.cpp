@@ -44,6 +44,7 @@ TEST_CASE("config: a minimal file gets every spec default") {
   REQUIRE(c.groups.size() == 1);
   CHECK(c.groups[0].name == "all");
   CHECK(c.groups[0].retry_count == 0);
+  CHECK(c.groups[0].in_process_retries == 1); // capped by retry_count where it is used
   CHECK(c.groups[0].filters.empty());
   CHECK_FALSE(c.groups[0].schedule_individual);
 

@@ -125,6 +125,11 @@ TEST_CASE("config errors: range checks") {
   CHECK(find_error(with_extra("[offload]\ntest_timeout_secs = 0\n"), "offload.test_timeout_secs: expected an integer >= 1, got 0"));
   CHECK(find_error(with_extra("[offload]\nmax_parallel = 9999999999\n"), "offload.max_parallel: expected an integer <= 2147483647"));
   CHECK(find_error(with_extra("[groups.b]\nretry_count = -1\n"), "offload.toml:7: groups.b.retry_count: expected an integer >= 0, got -1"));
+  CHECK(find_error(with_extra("[groups.b]\nretry_count = 1\nin_process_retries = -1\n"),
+                   "offload.toml:8: groups.b.in_process_retries: expected an integer >= 0, got -1"));
+  CHECK(find_error(with_extra("[groups.b]\nretry_count = 1\nin_process_retries = 2\n"),
+                   "offload.toml:8: groups.b.in_process_retries: 2 is more than retry_count (1); in-process retries "
+                   "are part of retry_count"));
   CHECK(find_error(with_extra("[history]\nreservoir_size = 0\n"), "history.reservoir_size: expected an integer >= 1, got 0"));
   CHECK(find_error(with_extra("[history]\ndefault_duration_secs = -1.0\n"), "history.default_duration_secs: expected a number > 0"));
   CHECK(find_error(with_extra("[offload]\nmax_parallel_collection = -1\n"), "offload.max_parallel_collection: expected an integer >= 0"));

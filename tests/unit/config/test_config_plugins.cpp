@@ -124,8 +124,8 @@ TEST_CASE("describe_config: names the settings, groups and warnings") {
        {"spec-default-pytest.toml", "Provider: default", "create_command: uv run @modal_sandbox.py create {image_id}",
         "timeout_secs: 600", "Framework: pytest", "command: uv run pytest", "paths: examples/tests",
         "max_parallel: 4", "test_timeout_secs: 600", "sandbox_repo_root: /app",
-        "unit: retry_count=2, filters=\"-m 'not slow' -k 'not test_flaky'\", schedule_individual=false",
-        "slow: retry_count=3, filters=\"-m 'slow'\", schedule_individual=true", "flaky: retry_count=5",
+        "unit: retry_count=2, in_process_retries=1, filters=\"-m 'not slow' -k 'not test_flaky'\", schedule_individual=false",
+        "slow: retry_count=3, in_process_retries=1, filters=\"-m 'slow'\", schedule_individual=true", "flaky: retry_count=5",
         "output_dir: test-results", "junit: test-results/junit.xml", "History: off",
         "Warnings (1):", "offload.toml:99: unknown key 'x' (ignored)"}) {
     CHECK_MESSAGE(text.find(needle) != std::string::npos, needle, "\n---\n", text);
