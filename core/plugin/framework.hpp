@@ -68,6 +68,11 @@ public:
                           CommandSpec* out);
   std::string parse_results(const RunOutputView& output, std::vector<ReportedResult>* results);
   const std::string& plugin_name() const { return m_name; }
+  /// The plugin declared OFFLOAD_FRAMEWORK_IN_PROCESS_RETRIES (ABI 1.1).
+  bool in_process_retries() const {
+    return OFFLOAD_HAS_FIELD(m_fw, offload_framework, capabilities) &&
+           (m_fw->capabilities & OFFLOAD_FRAMEWORK_IN_PROCESS_RETRIES) != 0;
+  }
   /// Contract violations seen so far ("plugin X misbehaved: ...").
   std::vector<std::string> misbehaviour() const;
 

@@ -455,7 +455,9 @@ int run_tests(const Config& config, const RunOptions& opts, std::ostream& out, s
       et.group = g.group;
       et.file = t.file;
       et.retry_count = config.groups[gi].retry_count;
-      et.in_process_retries = std::min(config.groups[gi].in_process_retries, et.retry_count);
+      // Only for a framework that declared it can (ABI 1.1); others retry elsewhere.
+      et.in_process_retries =
+          s.framework->in_process_retries() ? std::min(config.groups[gi].in_process_retries, et.retry_count) : 0;
       et.individual = config.groups[gi].schedule_individual;
       bool known = false;
       if (history) {
@@ -467,7 +469,9 @@ int run_tests(const Config& config, const RunOptions& opts, std::ostream& out, s
         // Pretries: a test that failed often enough lately starts one extra
         // attempt up front (bounded by retry_count and by a run-wide cap).
         auto rate = history->failure_rate(t.id);
-        if (rate && *rate >= 0.1 && *rate < 1.0 && et.retry_count > 0) et.pretries = 1;
+        // Not when its retry runs in-process anyway: that costs the test's
+        // own time, a pretry a start-up and a sandbox.
+        if (rate && *rate >= 0.1 && *rate < 1.0 && et.retry_count > 0 && et.in_process_retries == 0) et.pretries = 1;
       }
       if (!known) {
         auto p = previous.find(t.id);

@@ -32,9 +32,10 @@
  * Changelog
  *  1.0  first version (offload_prepare_request grew its image fields before
  *       the first release; nothing was published without them).
- *  1.1  in-process reruns: offload_run_request.in_process_retries and
- *       offload_test_result.attempt (appended; 1.0 plugins and hosts keep
- *       working, see OFFLOAD_HAS_FIELD).
+ *  1.1  in-process retries: offload_run_request.in_process_retries,
+ *       offload_test_result.attempt, offload_framework.capabilities with
+ *       OFFLOAD_FRAMEWORK_IN_PROCESS_RETRIES (appended; 1.0 plugins and hosts
+ *       keep working, see OFFLOAD_HAS_FIELD).
  */
 #ifndef OFFLOAD_PLUGIN_H
 #define OFFLOAD_PLUGIN_H
@@ -373,7 +374,18 @@ struct offload_framework {
    * host (not run, with a cause). */
   offload_status (*parse_results)(offload_framework *fw, const offload_run_output *output,
                                   const offload_result_sink *results, const offload_error_sink *err);
+
+  /* Added in 1.1 (the host checks OFFLOAD_HAS_FIELD): what the framework can
+   * do beyond the 1.0 contract, a set of OFFLOAD_FRAMEWORK_* bits. Set once in
+   * create; the host reads it after create returns. */
+  uint32_t capabilities;
 };
+
+/* The command reruns failed tests in-process as offload_run_request.
+ * in_process_retries allows and reports each run (offload_test_result.attempt).
+ * The host then plans for it: it does not start history-based extra
+ * attempts (pretries) on other sandboxes for such tests. */
+#define OFFLOAD_FRAMEWORK_IN_PROCESS_RETRIES 0x1u
 
 typedef struct offload_framework_factory {
   uint32_t struct_size;

@@ -297,6 +297,8 @@ public:
   virtual std::vector<Test> parse_discovery(const DiscoverRequest& req, const DiscoverOutput& out) = 0;
   virtual Command run_command(const RunRequest& req) = 0;
   virtual std::vector<Result> parse_results(const RunOutput& out) = 0;
+  /// OFFLOAD_FRAMEWORK_* bits (ABI 1.1), read once after construction.
+  virtual uint32_t capabilities() const { return 0; }
 };
 
 /// Base class of a provider plugin instance. Each operation must call its
@@ -400,6 +402,7 @@ inline offload_framework* make_framework(std::unique_ptr<Framework> impl) {
   box->impl = std::move(impl);
   box->c.struct_size = sizeof(offload_framework);
   box->c.plugin_data = box;
+  box->c.capabilities = box->impl->capabilities();
   box->c.destroy = [](offload_framework* fw) { delete static_cast<FrameworkBox*>(fw->plugin_data); };
   box->c.discover_command = [](offload_framework* fw, const offload_discover_request* req,
                                const offload_command_sink* out, const offload_error_sink* err) -> offload_status {

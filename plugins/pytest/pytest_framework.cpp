@@ -46,6 +46,8 @@ public:
     return results;
   }
 
+  uint32_t capabilities() const override { return OFFLOAD_FRAMEWORK_IN_PROCESS_RETRIES; }
+
 private:
   Host m_host;
   py::Settings m_settings;

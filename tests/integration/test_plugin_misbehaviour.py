@@ -224,10 +224,12 @@ def test_in_process_reruns_count_against_retry_count(plugins, project):
     assert "test after1: run 1 was passed, yet the framework ran it again" in r.err, r
 
 
-def test_in_process_retries_zero_keeps_every_retry_on_another_sandbox(plugins, project):
+@pytest.mark.parametrize("mode,extra", [("reruns", "in_process_retries = 0"),  # the group says no
+                                        ("reruns_undeclared", "")])               # the framework never said it can
+def test_no_in_process_grant_keeps_every_retry_on_another_sandbox(plugins, project, mode, extra):
     tests = {"flaky1": "pass"}
-    framework_project(project, tests, retry=1, group_extra="in_process_retries = 0")
-    r = run_offload("run", "--plugin-dir", plugins["framework"], cwd=project, env={"BAD_FW_MODE": "reruns"})
+    framework_project(project, tests, retry=1, group_extra=extra)
+    r = run_offload("run", "--plugin-dir", plugins["framework"], cwd=project, env={"BAD_FW_MODE": mode})
     # Each batch may run it once; the framework's second run is ignored both times.
     assert r.rc == 1, r
     assert r.outcomes() == {"flaky1": "failed"}, r

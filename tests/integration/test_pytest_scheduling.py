@@ -508,3 +508,70 @@ def test_groups_with_different_retry_policies(tmp_path):
     suites = [(s.get("name"), s.get("tests")) for s in r.junit().iter("testsuite")]
     assert suites == [("retried", "2"), ("strict", "2")], suites
     assert {tc.get("classname") for tc in r.junit().iter("testcase") if "retried" in tc.get("name")} == {"retried"}
+
+
+FLAKY_PER_RUN = """
+    import json, os, time
+    import pytest
+
+    HERE = os.path.dirname(os.path.abspath(__file__))
+
+    def test_flaky_each_run():
+        start = time.time()
+        marker = os.path.join(HERE, "..", "markers", os.environ["RUN_ID"])
+        first = not os.path.exists(marker)
+        open(marker, "a").close()
+        time.sleep(2.0)
+        with open(os.path.join(HERE, "..", "stamps-" + os.environ["RUN_ID"]), "a") as f:
+            f.write(json.dumps({"start": start, "end": time.time(), "pid": os.getpid()}) + "\\n")
+        assert not first, "fails on the first attempt of each run"
+
+    @pytest.mark.parametrize("i", range(4))
+    def test_steady(i):
+        time.sleep(0.05)
+"""
+
+
+def test_history_flaky_test_retries_in_process_instead_of_a_pretry(tmp_path):
+    """History says test_flaky_each_run fails now and then. With a framework
+    that retries in-process (pytest), its retry runs right after the failure
+    in the same process, and no extra attempt is started up front. With
+    in_process_retries = 0 it gets a pretry: a second copy on another sandbox
+    that starts before the first attempt has failed (the pretry queues behind
+    the first wave; the steady tests' batch is done long before the 2 s
+    flaky test)."""
+    proj = tmp_path
+    hist = '[history]\nrecord_history = "always"\npath = "offload-history.jsonl"\n'
+    tid = "tests/test_flaky.py::test_flaky_each_run"
+    (proj / "markers").mkdir()
+    write(proj / "tests" / "test_flaky.py", FLAKY_PER_RUN)
+
+    def run(run_id, group_extra=""):
+        write(proj / "offload.toml", config(f"[groups.all]\nretry_count = 1\n{group_extra}", parallel=3, extra=hist))
+        r = run_offload("run", cwd=proj, env={"RUN_ID": run_id})
+        assert r.rc in (0, 2), r
+        return r, read_stamps_of(proj, run_id)
+
+    (proj / "markers" / "warm2").touch()              # passes at once in the second warm-up run
+    assert run("warm1")[0].outcomes()[tid] == "flaky"
+    assert run("warm2")[0].outcomes()[tid] == "passed"
+
+    r, stamps = run("in-process")
+    attempts = attempts_of(props(r, tid))
+    assert [a[2] for a in attempts] == ["failed", "passed"], attempts
+    assert attempts[0][0] == attempts[1][0], attempts                  # one batch
+    assert len(stamps) == 2 and stamps[0]["pid"] == stamps[1]["pid"], stamps
+    assert stamps[1]["start"] >= stamps[0]["end"], stamps
+
+    r, stamps = run("pretry", "in_process_retries = 0\n")
+    attempts = attempts_of(props(r, tid))
+    assert len(attempts) == 2 and attempts[0][0] != attempts[1][0], attempts
+    assert len(stamps) == 2 and stamps[0]["pid"] != stamps[1]["pid"], stamps
+    assert stamps[1]["start"] < stamps[0]["end"], stamps              # started up front, not after the failure
+
+
+def read_stamps_of(proj, run_id):
+    path = proj / ("stamps-" + run_id)
+    if not path.exists():
+        return []
+    return sorted((json.loads(l) for l in path.read_text().splitlines()), key=lambda s: s["start"])
