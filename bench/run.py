@@ -151,6 +151,24 @@ class Bench:
         return lambda: run_measured([PY, "-m", "pytest", "-q", "-p", "no:randomly", *extra, "tests"], cwd, env,
                                     self.log(name))
 
+    def startups(self, suite, n, name="startups"):
+        """n pytest start-ups at once, as the first wave of n sandboxes pays
+        them on this machine: each collects one test file and runs nothing
+        (`--collect-only`). Wall time until the last one exits."""
+        cwd = os.path.join(self.work, suite)
+        files = sorted(f for f in os.listdir(os.path.join(cwd, "tests")) if f.startswith("test_"))
+
+        def f():
+            lg = open(self.log(name), "w")
+            t = time.monotonic()
+            ps = [subprocess.Popen([PY, "-m", "pytest", "-q", "-p", "no:randomly", "--collect-only",
+                                    "tests/" + files[i % len(files)]], cwd=cwd, stdout=lg, stderr=lg)
+                  for i in range(n)]
+            rcs = [p.wait() for p in ps]
+            lg.close()
+            return {"wall": time.monotonic() - t, "rc": max(rcs)}
+        return f
+
     def off(self, suite, config, env=None, name="offload", trace=False):
         cwd = os.path.join(self.work, suite)
         argv = [self.offload, "-c", config, "run"] + (["--trace"] if trace else [])
@@ -202,7 +220,8 @@ class Bench:
             self.off("heavy", cfg_h, name="offload-warmup")()
 
         cmds = {"pytest -n 16": self.pytest("heavy", ["-n", "16"], name="xdist"),
-                "offload p=16 history": self.off("heavy", cfg_h, name="offload-history", trace=True)}
+                "offload p=16 history": self.off("heavy", cfg_h, name="offload-history", trace=True),
+                "16 pytest start-ups at once": self.startups("heavy", 16)}
         if not self.a.quick:
             # no history, no previous junit.xml: the first-ever run
             def cold():
@@ -231,6 +250,13 @@ class Bench:
                  f"max({meta['total_secs']:.1f}/16, {meta['longest_secs']:.1f}) = {lb:.2f}s + 2 x c, "
                  f"c = discovery {c:.2f}s; offload's own Efficiency ratio "
                  f"{med([m.get('eff_ratio', float('nan')) for m in oh]):.2f}x")
+        # The same bound, with the start-up that 16 sandboxes pay here: 16
+        # interpreters starting at once on this machine's cores (measured in
+        # the same alternation), after one discovery.
+        s16 = med([m["wall"] for m in r["16 pytest start-ups at once"]])
+        bound16 = lb + c + s16
+        self.row("Heavy: offload wall vs max(total/16, longest) + discovery + 16 start-ups at once", o, bound16,
+                 o / bound16, 1.10, f"{lb:.2f}s + c {c:.2f}s + 16 concurrent `pytest --collect-only` {s16:.2f}s")
         if "offload p=16 no history" in r:
             n = med([m["wall"] for m in r["offload p=16 no history"]])
             self.row("Heavy, info: first run without history vs `pytest -n 16`", n, x, n / x, float("inf"))
