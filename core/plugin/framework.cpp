@@ -212,6 +212,7 @@ std::string FrameworkInstance::parse_results(const RunOutputView& output, std::v
   o.stdout_path = output.stdout_path.c_str();
   o.stderr_path = output.stderr_path.c_str();
   o.project_dir = output.project_dir.c_str();
+  o.in_process_retries = output.in_process_retries;
   struct Ctx {
     FrameworkInstance* self;
     std::vector<ReportedResult>* results;

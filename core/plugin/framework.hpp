@@ -49,6 +49,7 @@ struct RunOutputView {
   bool result_present = false;
   std::string result;
   std::string stdout_path, stderr_path, project_dir;
+  unsigned in_process_retries = 0; ///< what the batch's command was granted
 };
 
 class FrameworkInstance {

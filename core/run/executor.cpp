@@ -588,6 +588,7 @@ struct Executor::State {
       view.stdout_path = log_path(b, "stdout", "running");
       view.stderr_path = log_path(b, "stderr", "running");
       view.project_dir = provider.project_dir();
+      view.in_process_retries = static_cast<unsigned>(b.in_process);
       std::vector<ReportedResult> reported;
       parse_error = framework.parse_results(view, &reported);
       std::set<std::string> in_batch(ids.begin(), ids.end());

@@ -32,8 +32,8 @@
  * Changelog
  *  1.0  first version (offload_prepare_request grew its image fields before
  *       the first release; nothing was published without them).
- *  1.1  in-process retries: offload_run_request.in_process_retries,
- *       offload_test_result.attempt, offload_framework.capabilities with
+ *  1.1  in-process retries: offload_run_request.in_process_retries (echoed
+ *       in offload_run_output), offload_test_result.attempt, offload_framework.capabilities with
  *       OFFLOAD_FRAMEWORK_IN_PROCESS_RETRIES (appended; 1.0 plugins and hosts
  *       keep working, see OFFLOAD_HAS_FIELD).
  */
@@ -345,6 +345,9 @@ typedef struct offload_run_output {
   const char *stdout_path; /* local file holding the batch's stdout */
   const char *stderr_path;
   const char *project_dir; /* the project root the command ran in (sandbox path) */
+  /* Added in 1.1 (check with OFFLOAD_HAS_FIELD): the in_process_retries the
+   * batch's offload_run_request carried, so a parser need not remember it. */
+  uint32_t in_process_retries;
 } offload_run_output;
 
 typedef struct offload_framework offload_framework;

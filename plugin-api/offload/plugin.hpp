@@ -286,6 +286,7 @@ struct RunOutput {
   bool result_present = false;
   std::string result; ///< result file contents
   std::string stdout_path, stderr_path, project_dir;
+  unsigned in_process_retries = 0; ///< what the batch's RunRequest allowed (ABI 1.1; 0 from a 1.0 host)
 };
 
 /// Base class of a framework plugin instance. Pure translation: build
@@ -458,6 +459,7 @@ inline offload_framework* make_framework(std::unique_ptr<Framework> impl) {
       r.stdout_path = str(o->stdout_path);
       r.stderr_path = str(o->stderr_path);
       r.project_dir = str(o->project_dir);
+      if (OFFLOAD_HAS_FIELD(o, offload_run_output, in_process_retries)) r.in_process_retries = o->in_process_retries;
       for (auto& x : b->impl->parse_results(r)) {
         offload_test_result t{};
         t.struct_size = sizeof t;

@@ -1,8 +1,9 @@
 /// The `vitest` framework plugin: discovers tests with `vitest list --json`
 /// (run locally), runs each batch's exact tests with `vitest run <files>
-/// --testNamePattern <regex>` and the JSON reporter, and maps the report back
-/// to IDs. All translation lives in vitest_logic.{hpp,cpp}; this file only
-/// adapts it to the plugin ABI.
+/// --testNamePattern <regex>` and the JSON reporter (with `--retry=N` when the
+/// host grants in-process retries), and maps the report back to IDs. All
+/// translation lives in vitest_logic.{hpp,cpp}; this file only adapts it to
+/// the plugin ABI.
 #include <nlohmann/json.hpp>
 #include <offload/plugin.hpp>
 
@@ -62,7 +63,14 @@ public:
   }
 
   Command run_command(const RunRequest& req) override {
-    auto b = translate([&] { return vt::run_argv(m_settings, m_format, req.ids, req.result_path, req.fail_fast); });
+    auto b = translate([&] {
+      return vt::run_argv(m_settings, m_format, req.ids, req.result_path, req.fail_fast, req.in_process_retries);
+    });
+    if (b.own_retry && !m_warned_own_retry) {
+      m_warned_own_retry = true;
+      host().warn("vitest: run_args hold their own --retry, so offload adds none and reports each test once (its "
+                  "last outcome); remove it to let offload's in_process_retries rerun failed tests in their batch");
+    }
     if (b.pattern_dropped) {
       host().warn("vitest: batch " + std::to_string(req.batch_index) + " has too many test names for one " +
                   "--testNamePattern; running its files whole and keeping only the batch's results");
@@ -75,7 +83,10 @@ public:
 
   std::vector<Result> parse_results(const RunOutput& out) override {
     if (!out.result_present) return {}; // the host reports the missing file as the cause
-    auto parsed = translate([&] { return vt::parse_results(out.result, out.ids, out.project_dir, m_format); });
+    // The --retry run_command passed: the host's grant, unless run_args hold the user's own.
+    unsigned retries = vt::has_own_retry(m_settings.run_args) ? 0 : out.in_process_retries;
+    auto parsed =
+        translate([&] { return vt::parse_results(out.result, out.ids, out.project_dir, m_format, retries); });
     std::vector<Result> results;
     results.reserve(parsed.size());
     for (auto& p : parsed) {
@@ -88,14 +99,20 @@ public:
       r.text = std::move(p.text);
       r.name = std::move(p.name);
       r.classname = std::move(p.classname);
+      r.attempt = p.attempt;
       results.push_back(std::move(r));
     }
     return results;
   }
 
+  // vitest reruns a failed test at once with --retry=N, and its runs are
+  // counted from the JSON report (see vt::parse_results).
+  uint32_t capabilities() const override { return OFFLOAD_FRAMEWORK_IN_PROCESS_RETRIES; }
+
 private:
   vt::Settings m_settings;
   vt::IdFormat m_format;
+  bool m_warned_own_retry = false;
 };
 
 } // namespace

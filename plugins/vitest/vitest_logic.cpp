@@ -99,6 +99,43 @@ std::string str_field(const json& j, const char* key) {
   return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
 }
 
+/// Sets a failed result's message, type and text from vitest's errors.
+void set_failure(TestResult& r, const std::vector<std::string>& msgs) {
+  r.text = join(msgs, "\n\n");
+  r.message = msgs.empty() ? "failed" : first_line(msgs.front());
+  r.type = msgs.empty() ? "" : error_type(msgs.front());
+}
+
+/// Adds `last` (passed or failed) as the runs vitest made with --retry=N
+/// (see parse_results in the header for the counting rule): one result when
+/// it ran once, else runs 1..n. The report has only the total duration
+/// (vitest times a test from its first run to its last), so each run gets an
+/// equal share.
+void add_runs(TestResult last, const std::vector<std::string>& msgs, unsigned retries, std::vector<TestResult>& out) {
+  bool passed = last.status == Status::Passed;
+  // A skip on a rerun replaces the test's result, errors included: one result.
+  size_t k = msgs.size(), runs = 1;
+  if (passed) runs = std::min<size_t>(k, retries) + 1;
+  if (last.status == Status::Failed) runs = std::clamp<size_t>(k, 1, size_t{retries} + 1);
+  if (runs == 1) {
+    out.push_back(std::move(last));
+    return;
+  }
+  size_t failed_runs = passed ? runs - 1 : runs;
+  bool one_each = k == failed_runs; // otherwise the errors cannot be told apart by run
+  last.duration_secs /= static_cast<double>(runs);
+  for (size_t i = 0; i + 1 < runs; ++i) {
+    TestResult r = last;
+    r.status = Status::Failed;
+    set_failure(r, one_each ? std::vector<std::string>{msgs[i]} : msgs);
+    r.attempt = static_cast<unsigned>(i + 1);
+    out.push_back(std::move(r));
+  }
+  if (!passed && one_each) set_failure(last, {msgs.back()});
+  last.attempt = static_cast<unsigned>(runs);
+  out.push_back(std::move(last));
+}
+
 } // namespace
 
 std::optional<std::vector<std::string>> shell_split(std::string_view s) {
@@ -330,8 +367,14 @@ std::string name_pattern(const std::vector<std::string>& names) {
   return "^(?:" + alternatives + ")$";
 }
 
+bool has_own_retry(const std::vector<std::string>& run_args) {
+  return std::any_of(run_args.begin(), run_args.end(), [](const std::string& a) {
+    return a == "--retry" || starts_with(a, "--retry=") || starts_with(a, "--retry.");
+  });
+}
+
 BatchCommand run_argv(const Settings& s, const IdFormat& fmt, const std::vector<std::string>& ids,
-                      const std::string& result_path, bool fail_fast) {
+                      const std::string& result_path, bool fail_fast, unsigned retries) {
   std::vector<std::string> files, names;
   std::unordered_set<std::string> file_set;
   for (auto& id : ids) {
@@ -360,12 +403,21 @@ BatchCommand run_argv(const Settings& s, const IdFormat& fmt, const std::vector<
     cmd.argv.push_back("--bail");
     cmd.argv.push_back("1");
   }
+  if (retries > 0) {
+    // The user's own retry option stays in charge: vitest would merge the two
+    // into one setting, and the runs could no longer be counted.
+    cmd.own_retry = has_own_retry(s.run_args);
+    if (!cmd.own_retry) {
+      cmd.argv.push_back("--retry=" + std::to_string(retries));
+      cmd.retries = retries;
+    }
+  }
   cmd.argv.insert(cmd.argv.end(), s.run_args.begin(), s.run_args.end());
   return cmd;
 }
 
 std::vector<TestResult> parse_results(const std::string& text, const std::vector<std::string>& batch_ids,
-                                      const std::string& project_dir, const IdFormat& fmt) {
+                                      const std::string& project_dir, const IdFormat& fmt, unsigned retries) {
   auto j = json::parse(text, nullptr, false);
   if (j.is_discarded() || !j.is_object() || !j.contains("testResults") || !j["testResults"].is_array()) {
     throw Failure(Failure::Kind::Parse, "the vitest JSON report is not valid JSON with a testResults array" +
@@ -406,18 +458,16 @@ std::vector<TestResult> parse_results(const std::string& text, const std::vector
         bool started = dur != t.end() && dur->is_number();
         if (started) r.duration_secs = dur->get<double>() / 1000.0;
         auto status = str_field(t, "status");
+        std::vector<std::string> msgs;
+        if (auto fm = t.find("failureMessages"); fm != t.end() && fm->is_array()) {
+          for (auto& m : *fm)
+            if (m.is_string()) msgs.push_back(strip_ansi(m.get<std::string>()));
+        }
         if (status == "passed") {
           r.status = Status::Passed;
         } else if (status == "failed") {
           r.status = Status::Failed;
-          std::vector<std::string> msgs;
-          if (auto fm = t.find("failureMessages"); fm != t.end() && fm->is_array()) {
-            for (auto& m : *fm)
-              if (m.is_string()) msgs.push_back(strip_ansi(m.get<std::string>()));
-          }
-          r.text = join(msgs, "\n\n");
-          r.message = msgs.empty() ? "failed" : first_line(msgs.front());
-          r.type = msgs.empty() ? "" : error_type(msgs.front());
+          set_failure(r, msgs);
         } else if (status == "pending" && !started) {
           continue; // never started (vitest stopped early, e.g. --bail): the host reports it not run
         } else if (status == "skipped" || status == "pending" || status == "todo" || status == "disabled") {
@@ -428,7 +478,7 @@ std::vector<TestResult> parse_results(const std::string& text, const std::vector
           r.message = "unknown vitest status '" + status + "'";
         }
         reported.insert(r.id);
-        results.push_back(std::move(r));
+        add_runs(std::move(r), msgs, retries, results);
       }
     }
     // A file that failed as a whole (syntax or import error, a failing

@@ -10,6 +10,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <set>
 #include <stdexcept>
@@ -103,16 +104,24 @@ std::string name_pattern(const std::vector<std::string>& names);
 /// 128 KiB) the batch runs its files whole and the results are filtered.
 inline constexpr size_t kMaxPatternBytes = 100 * 1024;
 
+/// Whether run_args hold the user's own retry option (`--retry`, `--retry=N`,
+/// `--retry.count`, `--retry.delay`, ...).
+bool has_own_retry(const std::vector<std::string>& run_args);
+
 struct BatchCommand {
   std::vector<std::string> argv;
   bool pattern_dropped = false; ///< the pattern was too long: whole files run
+  unsigned retries = 0;         ///< the --retry=N passed; 0 when none was (no grant, or the user's own --retry)
+  bool own_retry = false;       ///< run_args hold the user's --retry, so a grant went unused
 };
 /// `{command} run <files> --testNamePattern=<re> --reporter=verbose
 /// --hideSkippedTests --reporter=json --outputFile.json=<result_path>
-/// [--bail 1] {run_args}`.
+/// [--bail 1] [--retry=<retries>] {run_args}`. --retry is left out when
+/// `retries` is 0 or run_args hold the user's own retry option (two would
+/// merge into one vitest setting the host did not grant).
 /// Throws Failure(Config) for an ID the format cannot take apart.
 BatchCommand run_argv(const Settings& s, const IdFormat& fmt, const std::vector<std::string>& ids,
-                      const std::string& result_path, bool fail_fast);
+                      const std::string& result_path, bool fail_fast, unsigned retries = 0);
 
 enum class Status { Passed, Failed, Error, Skipped };
 
@@ -122,6 +131,7 @@ struct TestResult {
   double duration_secs = 0;
   std::string message, type, text;
   std::string name, classname; ///< as vitest's JUnit reporter would name them
+  unsigned attempt = 0;        ///< 0: ran once; N >= 1: run N of a test vitest retried (--retry)
 };
 
 /// Maps vitest's JSON reporter output to results for the batch's IDs only:
@@ -131,7 +141,19 @@ struct TestResult {
 /// message. Tests vitest never started (after --bail: "pending" without a
 /// duration) are left out, so the host reports them not run. Throws
 /// Failure(Parse) on malformed JSON.
+///
+/// `retries`: the --retry=N the batch ran with (0: none). vitest's report
+/// keeps one entry per test (its last outcome, the total duration and the
+/// errors of every run), so a retried test's runs are counted from its
+/// errors: vitest stops at the first pass and every failed run adds at least
+/// one error (expect.soft: one per failed assertion). A passed test with k
+/// errors ran min(k, N) + 1 times; a failed one min(max(k, 1), N + 1) times
+/// (fewer than N + 1 when its own `retry` option or a retry condition stopped
+/// vitest early). A test that ran more than once becomes one result per run,
+/// numbered from 1, each with an equal share of the duration; run i gets the
+/// i-th error when there is one error per failed run, else every failed run
+/// gets all of them.
 std::vector<TestResult> parse_results(const std::string& json, const std::vector<std::string>& batch_ids,
-                                      const std::string& project_dir, const IdFormat& fmt);
+                                      const std::string& project_dir, const IdFormat& fmt, unsigned retries = 0);
 
 } // namespace offload::vitest

@@ -38,17 +38,21 @@ def copy_fixture(dest: Path) -> Path:
     return dest
 
 
-def write_config(project: Path, *, max_parallel=3, filters="", run_args=None, provider_dir=None, retry_count=0):
+def write_config(project: Path, *, max_parallel=3, filters="", run_args=None, provider_dir=None, retry_count=0,
+                 in_process_retries=None):
     provider = 'type = "local"\n'
     if provider_dir is not None:
         provider += f'working_dir = "{provider_dir}"\n'
     framework = 'type = "vitest"\ncommand = "node_modules/.bin/vitest"\n'
     if run_args is not None:
         framework += f'run_args = "{run_args}"\n'
+    group = f'retry_count = {retry_count}\nfilters = "{filters}"\n'
+    if in_process_retries is not None:
+        group += f"in_process_retries = {in_process_retries}\n"
     (project / "offload.toml").write_text(
         f"[offload]\nmax_parallel = {max_parallel}\ntest_timeout_secs = 120\n\n"
         f"[provider]\n{provider}\n[framework]\n{framework}\n"
-        f'[groups.all]\nretry_count = {retry_count}\nfilters = "{filters}"\n\n'
+        f"[groups.all]\n{group}\n"
         '[report]\noutput_dir = "test-results"\n')
 
 
@@ -179,3 +183,103 @@ def test_a_file_failing_at_import_fails_each_of_its_tests(vitest_installed, tmp_
             assert failure.get("message") == "lifecycle.test.ts is broken on purpose (mode=broken)"
             assert "src/lifecycle.test.ts failed before this test could run" in failure.text
     assert got["src/math.test.ts > math > adds"] == "passed"
+
+
+def flaky_project(tmp_path: Path) -> Path:
+    """The fixture plus src/flaky.test.ts: `fails once` fails on its first run
+    (marker file), recording each run's vitest worker PID; `steady` passes."""
+    project = copy_fixture(tmp_path / "project")
+    runs = tmp_path / "runs"
+    write(project / "src" / "flaky.test.ts", f"""
+        import {{ appendFileSync, existsSync, readFileSync }} from 'node:fs'
+        import {{ describe, expect, it }} from 'vitest'
+
+        const RUNS = {json.dumps(str(runs))}
+
+        describe('flaky', () => {{
+          it('fails once', () => {{
+            const first = !existsSync(RUNS)
+            appendFileSync(RUNS, `${{process.pid}}\\n`)
+            if (first) throw new Error('first run fails')
+          }})
+          it('steady', () => expect(1).toBe(1))
+        }})
+        """)
+    return project
+
+
+def attempts_of(tc) -> list:
+    """[(batch, status, in_process_run or None), ...] from a testcase's offload.attempt.K.* properties."""
+    p = {x.get("name"): x.get("value") for x in tc.iter("property")}
+    return [(int(p[f"offload.attempt.{k}.batch"]), p[f"offload.attempt.{k}.status"],
+             p.get(f"offload.attempt.{k}.in_process_run")) for k in range(1, int(p["offload.attempts"]) + 1)]
+
+
+def case_of(result, test_id):
+    return next(tc for tc in result.junit().iter("testcase") if tc.get("name") == test_id)
+
+
+FLAKY = "src/flaky.test.ts > flaky > fails once"
+
+
+def test_a_failed_test_is_retried_inside_its_vitest_batch(vitest_installed, tmp_path):
+    """retry_count = 1 and the default in_process_retries = 1: the batch runs
+    vitest with --retry=1, vitest reruns the failed test at once in the same
+    worker, and offload reports both runs as attempts of that batch."""
+    project = flaky_project(tmp_path)
+    write_config(project, filters="src/flaky.test.ts", retry_count=1)
+    r = run_offload("run", cwd=project)
+    assert r.rc == 2, r  # flaky
+    assert r.outcomes() == {FLAKY: "flaky", "src/flaky.test.ts > flaky > steady": "passed"}, r
+    tc = case_of(r, FLAKY)
+    attempts = attempts_of(tc)
+    assert [a[1:] for a in attempts] == [("failed", "1"), ("passed", "2")], attempts
+    assert attempts[0][0] == attempts[1][0], attempts  # one batch
+    pids = (tmp_path / "runs").read_text().split()
+    assert len(pids) == 2 and pids[0] == pids[1], pids  # one vitest worker
+    assert "first run fails" in tc.find("flakyFailure").get("message")
+    # vitest's own log says it retried the test.
+    log = next((project / "test-results" / "logs").glob(f"batch-{attempts[0][0]}.stdout.*"))
+    assert "(retry x1)" in log.read_text(), log
+
+
+def test_without_in_process_retries_the_retry_runs_in_another_batch(vitest_installed, tmp_path):
+    project = flaky_project(tmp_path)
+    write_config(project, filters="src/flaky.test.ts", retry_count=1, in_process_retries=0)
+    r = run_offload("run", cwd=project)
+    assert r.rc == 2, r
+    assert r.outcomes()[FLAKY] == "flaky", r
+    attempts = attempts_of(case_of(r, FLAKY))
+    assert [a[1:] for a in attempts] == [("failed", None), ("passed", None)], attempts
+    assert attempts[0][0] != attempts[1][0], attempts
+    pids = (tmp_path / "runs").read_text().split()
+    assert len(pids) == 2 and pids[0] != pids[1], pids  # two vitest processes
+
+
+def test_retries_left_after_the_in_process_one_run_elsewhere(vitest_installed, tmp_path):
+    """retry_count = 2, in_process_retries = 1: two runs in the first batch's
+    vitest (--retry=1), the third in another batch; never more."""
+    project = copy_fixture(tmp_path / "project")
+    write_config(project, filters="src/math.test.ts", retry_count=2)
+    r = run_offload("run", cwd=project)
+    assert r.rc == 1, r
+    tid = "src/math.test.ts > math > multiplies wrongly"
+    assert r.outcomes()[tid] == "failed", r
+    attempts = attempts_of(case_of(r, tid))
+    assert [a[1:] for a in attempts] == [("failed", "1"), ("failed", "2"), ("failed", None)], attempts
+    assert attempts[0][0] == attempts[1][0] != attempts[2][0], attempts
+    # Passing tests of the same batch ran once.
+    assert len(attempts_of(case_of(r, "src/math.test.ts > math > adds"))) == 1
+
+
+def test_a_users_own_retry_in_run_args_is_left_alone(vitest_installed, tmp_path):
+    """run_args already hold --retry: offload adds none (the two would merge),
+    warns once, and reports each test once with its last outcome."""
+    project = flaky_project(tmp_path)
+    write_config(project, filters="src/flaky.test.ts", retry_count=1, run_args="--retry=1")
+    r = run_offload("run", cwd=project)
+    assert r.rc == 0, r  # vitest's own retry made it pass; offload saw one passing run
+    assert r.outcomes()[FLAKY] == "passed", r
+    assert [a[1:] for a in attempts_of(case_of(r, FLAKY))] == [("passed", None)]
+    assert r.err.count("run_args hold their own --retry") == 1, r
+    assert len((tmp_path / "runs").read_text().split()) == 2

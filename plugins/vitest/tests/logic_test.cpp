@@ -335,3 +335,211 @@ TEST_CASE("parse_results: unusable result files are parse failures") {
     CHECK(e.kind() == Failure::Kind::Parse);
   }
 }
+
+// --- in-process retries (--retry=N) ------------------------------------------
+
+namespace {
+
+const std::string kRetryRoot = "/tmp/offload-retry"; ///< where results-retry-*.json were recorded (record_retry.sh)
+
+std::string retry_id(const std::string& name) { return "src/retry.test.ts > " + name; }
+
+const std::vector<std::string> kRetryIds = {
+    retry_id("retry > passes"),           retry_id("retry > flaky once"),       retry_id("retry > flaky twice"),
+    retry_id("retry > always fails"),     retry_id("retry > soft then passes"), retry_id("retry > soft always"),
+    retry_id("retry > own retry 0"),      retry_id("hook > after a flaky beforeEach")};
+
+/// Each test's results in order (runs 1, 2, ... or one attempt-0 result).
+std::map<std::string, std::vector<TestResult>> runs_by_id(const std::vector<TestResult>& v) {
+  std::map<std::string, std::vector<TestResult>> m;
+  for (auto& r : v) m[r.id].push_back(r);
+  for (auto& [id, runs] : m) {
+    if (runs.size() == 1) {
+      CHECK_MESSAGE(runs[0].attempt == 0, id);
+      continue;
+    }
+    for (size_t i = 0; i < runs.size(); ++i) {
+      CHECK_MESSAGE(runs[i].attempt == i + 1, id);
+      if (i + 1 < runs.size()) CHECK_MESSAGE(runs[i].status == Status::Failed, id); // the ABI's rule
+    }
+  }
+  return m;
+}
+
+/// The recorded duration of one test (milliseconds, as vitest writes it).
+double recorded_ms(const std::string& file, const std::string& title) {
+  auto text = read(file);
+  auto key = "\"title\":\"" + title + "\",\"duration\":";
+  auto pos = text.find(key);
+  REQUIRE_MESSAGE(pos != std::string::npos, title);
+  return std::stod(text.substr(pos + key.size()));
+}
+
+std::vector<Status> statuses(const std::vector<TestResult>& runs) {
+  std::vector<Status> s;
+  for (auto& r : runs) s.push_back(r.status);
+  return s;
+}
+
+} // namespace
+
+TEST_CASE("has_own_retry: every spelling of vitest's retry option, nothing else") {
+  CHECK(has_own_retry({"--retry", "2"}));
+  CHECK(has_own_retry({"--pool=threads", "--retry=3"}));
+  CHECK(has_own_retry({"--retry.count=2"}));
+  CHECK(has_own_retry({"--retry.delay", "100"}));
+  CHECK_FALSE(has_own_retry({}));
+  CHECK_FALSE(has_own_retry({"--retryX", "--project", "retry", "--no-retry-hints"}));
+}
+
+TEST_CASE("run_argv: --retry=N only with a grant, before run_args") {
+  Settings s;
+  s.run_args = {"--pool=threads"};
+  auto none = run_argv(s, kDefault, {"a.test.ts > t"}, "/r.json", false, 0);
+  CHECK(none.retries == 0);
+  CHECK_FALSE(none.own_retry);
+  CHECK(none.argv == run_argv(s, kDefault, {"a.test.ts > t"}, "/r.json", false).argv); // as before retries existed
+  CHECK(std::none_of(none.argv.begin(), none.argv.end(), [](auto& a) { return a.rfind("--retry", 0) == 0; }));
+
+  auto two = run_argv(s, kDefault, {"a.test.ts > t", "a.test.ts > u"}, "/r.json", true, 2);
+  CHECK(two.retries == 2);
+  CHECK(two.argv == std::vector<std::string>{"npx", "vitest", "run", "a.test.ts", "--testNamePattern=^(?:t|u)$",
+                                             "--reporter=verbose", "--hideSkippedTests", "--reporter=json",
+                                             "--outputFile.json=/r.json", "--bail", "1", "--retry=2",
+                                             "--pool=threads"});
+  // The pattern is built exactly as without retries.
+  Settings rec;
+  rec.command = {"node_modules/.bin/vitest"};
+  auto ids = lines("batch-ids.txt");
+  auto with = run_argv(rec, kDefault, ids, "/tmp/offload-sandbox-3/result-7.json", false, 1).argv;
+  auto expected = lines("batch-argv.txt");
+  expected.push_back("--retry=1");
+  CHECK(with == expected);
+}
+
+TEST_CASE("run_argv: the user's own --retry in run_args is kept alone, and the grant goes unused") {
+  for (auto own : {std::vector<std::string>{"--retry", "3"}, {"--retry=3"}, {"--retry.count=3", "--retry.delay=10"}}) {
+    Settings s;
+    s.run_args = own;
+    auto cmd = run_argv(s, kDefault, {"a.test.ts > t"}, "/r.json", false, 1);
+    CHECK(cmd.own_retry);
+    CHECK(cmd.retries == 0); // results are parsed as without retries: attempt 0
+    CHECK(std::count_if(cmd.argv.begin(), cmd.argv.end(), [](auto& a) { return a.rfind("--retry", 0) == 0; }) ==
+          std::count_if(own.begin(), own.end(), [](auto& a) { return a.rfind("--retry", 0) == 0; }));
+    CHECK(std::equal(own.rbegin(), own.rend(), cmd.argv.rbegin()));
+  }
+  Settings s;
+  s.run_args = {"--retry=3"};
+  // Nothing granted, nothing unused.
+  CHECK_FALSE(run_argv(s, kDefault, {"a.test.ts > t"}, "/r.json", false, 0).own_retry);
+}
+
+TEST_CASE("parse_results: without a grant every test is one result, as before retries existed") {
+  auto plain = parse_results(read("results-retry-0.json"), kRetryIds, kRetryRoot, kDefault);
+  auto r = by_id(plain);
+  CHECK(r.size() == kRetryIds.size());
+  for (auto& x : plain) CHECK(x.attempt == 0);
+  CHECK(r.at(retry_id("retry > passes")).status == Status::Passed);
+  CHECK(r.at(retry_id("retry > flaky once")).status == Status::Failed);
+  CHECK(r.at(retry_id("retry > flaky once")).message == "AssertionError: expected 1 to be greater than 1");
+  CHECK(r.at(retry_id("hook > after a flaky beforeEach")).message == "Error: beforeEach fails once");
+  // A run with the user's own --retry is parsed the same way: one result, its last outcome.
+  auto user = by_id(parse_results(read("results-retry-1.json"), kRetryIds, kRetryRoot, kDefault, 0));
+  CHECK(user.at(retry_id("retry > flaky once")).status == Status::Passed);
+  CHECK(user.at(retry_id("retry > flaky once")).attempt == 0);
+  CHECK(user.at(retry_id("retry > always fails")).status == Status::Failed);
+  CHECK(user.at(retry_id("retry > always fails")).text.find("expected 2 to be -2") != std::string::npos);
+}
+
+TEST_CASE("parse_results: --retry=1 turns each retried test into its runs") {
+  const std::string file = "results-retry-1.json";
+  auto runs = runs_by_id(parse_results(read(file), kRetryIds, kRetryRoot, kDefault, 1));
+  CHECK(runs.size() == kRetryIds.size());
+
+  CHECK(statuses(runs.at(retry_id("retry > passes"))) == std::vector<Status>{Status::Passed});
+
+  auto& flaky = runs.at(retry_id("retry > flaky once"));
+  REQUIRE(statuses(flaky) == std::vector<Status>{Status::Failed, Status::Passed});
+  CHECK(flaky[0].message == "AssertionError: expected 1 to be greater than 1");
+  CHECK(flaky[0].type == "AssertionError");
+  CHECK(flaky[0].text.find("src/retry.test.ts:") != std::string::npos);
+  CHECK(flaky[1].message.empty());
+  CHECK(flaky[1].text.empty());
+  CHECK(flaky[0].name == "retry > flaky once");
+  CHECK(flaky[1].classname == "src/retry.test.ts");
+  // vitest's duration covers both runs (each sleeps 50 ms): split evenly.
+  double total = recorded_ms(file, "flaky once") / 1000;
+  CHECK(total > 0.1);
+  CHECK(flaky[0].duration_secs == doctest::Approx(total / 2));
+  CHECK(flaky[1].duration_secs == doctest::Approx(total / 2));
+
+  // Failed on both runs: one error each, in order.
+  auto& always = runs.at(retry_id("retry > always fails"));
+  REQUIRE(statuses(always) == std::vector<Status>{Status::Failed, Status::Failed});
+  CHECK(always[0].message == "AssertionError: expected 1 to be -1 // Object.is equality");
+  CHECK(always[1].message == "AssertionError: expected 2 to be -2 // Object.is equality");
+  CHECK(always[0].text.find("expected 2") == std::string::npos);
+  CHECK(runs.at(retry_id("retry > flaky twice")).size() == 2);
+
+  // expect.soft: two errors from the one failed run; the count is capped at
+  // the retries, and the run gets both.
+  auto& soft = runs.at(retry_id("retry > soft then passes"));
+  REQUIRE(statuses(soft) == std::vector<Status>{Status::Failed, Status::Passed});
+  CHECK(soft[0].message == "AssertionError: expected 1 to be 10 // Object.is equality");
+  CHECK(soft[0].text.find("expected 1 to be 20") != std::string::npos);
+  // Four errors over two failed runs cannot be told apart: each run gets all.
+  auto& soft_always = runs.at(retry_id("retry > soft always"));
+  REQUIRE(statuses(soft_always) == std::vector<Status>{Status::Failed, Status::Failed});
+  for (auto& x : soft_always) {
+    CHECK(x.message == "AssertionError: expected 1 to be 10 // Object.is equality");
+    CHECK(x.text.find("expected 2 to be 40") != std::string::npos);
+  }
+
+  // A beforeEach that fails once is a failed run like any other.
+  auto& hook = runs.at(retry_id("hook > after a flaky beforeEach"));
+  REQUIRE(statuses(hook) == std::vector<Status>{Status::Failed, Status::Passed});
+  CHECK(hook[0].message == "Error: beforeEach fails once");
+  CHECK(hook[0].type == "Error");
+
+  // The test's own { retry: 0 } beats --retry: one error, so it ran once.
+  CHECK(statuses(runs.at(retry_id("retry > own retry 0"))) == std::vector<Status>{Status::Failed});
+}
+
+TEST_CASE("parse_results: --retry=2 counts up to three runs, stopping at the first pass") {
+  auto runs = runs_by_id(parse_results(read("results-retry-2.json"), kRetryIds, kRetryRoot, kDefault, 2));
+  CHECK(statuses(runs.at(retry_id("retry > flaky once"))) == std::vector<Status>{Status::Failed, Status::Passed});
+  auto& twice = runs.at(retry_id("retry > flaky twice"));
+  REQUIRE(statuses(twice) == std::vector<Status>{Status::Failed, Status::Failed, Status::Passed});
+  CHECK(twice[0].message == "AssertionError: expected 1 to be greater than 2");
+  CHECK(twice[1].message == "AssertionError: expected 2 to be greater than 2");
+  double total = recorded_ms("results-retry-2.json", "flaky twice") / 1000;
+  for (auto& x : twice) CHECK(x.duration_secs == doctest::Approx(total / 3));
+  auto& always = runs.at(retry_id("retry > always fails"));
+  REQUIRE(always.size() == 3);
+  CHECK(always[2].message == "AssertionError: expected 3 to be -3 // Object.is equality");
+  // The rule's known limit: two soft errors in one failed run look like two
+  // failed runs with one error each, so with --retry=2 the test that ran
+  // twice is counted min(2, 2) + 1 = 3 times (with --retry=1 the cap made it
+  // exact). Each counted run gets one of the errors.
+  auto& soft = runs.at(retry_id("retry > soft then passes"));
+  REQUIRE(statuses(soft) == std::vector<Status>{Status::Failed, Status::Failed, Status::Passed});
+  CHECK(soft[0].message == "AssertionError: expected 1 to be 10 // Object.is equality");
+  CHECK(soft[1].message == "AssertionError: expected 1 to be 20 // Object.is equality");
+  CHECK(runs.at(retry_id("retry > soft always")).size() == 3);
+  CHECK(statuses(runs.at(retry_id("hook > after a flaky beforeEach"))) ==
+        std::vector<Status>{Status::Failed, Status::Passed});
+  CHECK(runs.at(retry_id("retry > passes")).size() == 1);
+  CHECK(runs.at(retry_id("retry > own retry 0")).size() == 1);
+}
+
+TEST_CASE("parse_results: file-level errors and skips stay single results under a grant") {
+  std::vector<std::string> ids = {"src/lifecycle.test.ts > lifecycle > passes", "src/math.test.ts > math > adds"};
+  auto broken = parse_results(read("results-broken.json"), ids, kFixtureRoot, kDefault, 2);
+  REQUIRE(broken.size() == 2);
+  for (auto& x : broken) CHECK(x.attempt == 0);
+  auto full = parse_results(read("results-full.json"), {"src/lifecycle.test.ts > lifecycle > skips itself at run time"},
+                            kFixtureRoot, kDefault, 2);
+  REQUIRE(full.size() == 1);
+  CHECK(full[0].status == Status::Skipped);
+  CHECK(full[0].attempt == 0);
+}
