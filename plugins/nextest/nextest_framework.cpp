@@ -2,7 +2,10 @@
 /// json`, runs each batch with `cargo nextest run -E <filterset naming exactly
 /// the batch's tests>` and a per-batch tool config file that points nextest's
 /// JUnit report at the batch's result path, then reads that JUnit with the
-/// host's parser. All translation lives in nextest_logic.{hpp,cpp}.
+/// host's parser. When the host grants in-process retries the batch runs with
+/// `--retries N`, and the runs nextest recorded in the JUnit
+/// (`<flakyFailure>`, `<rerunFailure>`, ...) become numbered attempts. All
+/// translation lives in nextest_logic.{hpp,cpp}.
 #include <map>
 #include <mutex>
 #include <stdexcept>
@@ -67,7 +70,8 @@ public:
     }
     nx::RunPlan plan;
     try {
-      plan = nx::run_plan(m_settings, req.ids, req.result_path, req.fail_fast, req.project_dir, known);
+      plan = nx::run_plan(m_settings, req.ids, req.result_path, req.fail_fast, req.project_dir, known,
+                          req.in_process_retries);
     } catch (const std::invalid_argument& e) {
       throw Error(OFFLOAD_E_INVALID, e.what());
     }
@@ -78,8 +82,24 @@ public:
 
   std::vector<Result> parse_results(const RunOutput& out) override {
     if (!out.result_present) return {}; // the host reports the batch's tests as not run, with the cause
-    return nx::results_from_cases(host().parse_junit(out.result), m_settings.test_id_format);
+    auto cases = host().parse_junit(out.result);
+    // The batch ran with --retries N (N = the grant the host echoes back):
+    // nextest's JUnit records each test's other runs inside its testcase,
+    // which the host's JUnit extension does not pass on, so read those here.
+    std::vector<nx::CaseRuns> runs;
+    if (out.in_process_retries > 0) {
+      try {
+        runs = nx::parse_recorded_runs(out.result);
+      } catch (const std::invalid_argument& e) {
+        throw Error(OFFLOAD_E_PARSE, e.what());
+      }
+    }
+    return nx::results_from_cases(cases, m_settings.test_id_format, runs, out.in_process_retries);
   }
+
+  // nextest reruns a failed test in the same run with --retries N and records
+  // every run in its JUnit (see nx::results_from_cases).
+  uint32_t capabilities() const override { return OFFLOAD_FRAMEWORK_IN_PROCESS_RETRIES; }
 
 private:
   nx::Settings m_settings;

@@ -1,6 +1,8 @@
 #include "nextest_logic.hpp"
 
+#include <algorithm>
 #include <cstdio>
+#include <deque>
 #include <stdexcept>
 
 #include <nlohmann/json.hpp>
@@ -29,6 +31,8 @@ std::string join(const std::vector<std::string>& v, const std::string& sep) {
 }
 
 std::string head(const std::string& s, size_t n) { return s.size() <= n ? s : s.substr(0, n) + "..."; }
+
+bool failed(offload_test_status s) { return s == OFFLOAD_TEST_FAILED || s == OFFLOAD_TEST_ERROR; }
 
 } // namespace
 
@@ -294,7 +298,8 @@ std::string tool_config_text(const std::string& junit_path) {
   return "# Written by offload for one batch; passed as --tool-config-file, so the\n"
          "# repository's .config/nextest.toml still applies and takes precedence.\n"
          "[profile." + p + "]\n"
-         "# offload retries failed tests itself, in parallel on other sandboxes.\n"
+         "# offload retries failed tests itself: on other sandboxes, or in this\n"
+         "# batch with --retries N (which beats this) when it grants that.\n"
          "retries = 0\n"
          "\n"
          "[profile." + p + ".junit]\n"
@@ -304,7 +309,7 @@ std::string tool_config_text(const std::string& junit_path) {
 
 RunPlan run_plan(const Settings& s, const std::vector<std::string>& ids, const std::string& result_path,
                  bool fail_fast, const std::string& project_dir,
-                 const std::map<std::string, std::pair<std::string, std::string>>& known) {
+                 const std::map<std::string, std::pair<std::string, std::string>>& known, unsigned retries) {
   std::string rp = result_path;
   if (rp.empty()) throw std::invalid_argument("no result path for the batch");
   if (rp[0] != '/') rp = (project_dir.empty() ? std::string("/tmp") : project_dir) + "/" + rp;
@@ -324,6 +329,13 @@ RunPlan run_plan(const Settings& s, const std::vector<std::string>& ids, const s
   p.filterset = filterset_for(tests);
   p.run_args = {"cargo", "nextest", "run", "--tool-config-file", std::string(kToolName) + ":" + p.config_path,
                 "--profile", kProfile, fail_fast ? "--fail-fast" : "--no-fail-fast"};
+  if (retries > 0) {
+    // The command line beats the tool config's retries = 0, the repository's
+    // profiles, per-test overrides and NEXTEST_RETRIES (nextest's runner:
+    // force_retries.unwrap_or_else(|| settings.retries())).
+    p.run_args.insert(p.run_args.end(), {"--retries", std::to_string(retries)});
+    p.retries = retries;
+  }
   auto sel = selection_args(s);
   p.run_args.insert(p.run_args.end(), sel.begin(), sel.end());
   std::string run;
@@ -341,7 +353,14 @@ RunPlan run_plan(const Settings& s, const std::vector<std::string>& ids, const s
   return p;
 }
 
-std::vector<plugin::Result> results_from_cases(const std::vector<plugin::JunitCase>& cases, const std::string& format) {
+std::vector<plugin::Result> results_from_cases(const std::vector<plugin::JunitCase>& cases, const std::string& format,
+                                               const std::vector<CaseRuns>& runs, unsigned retries) {
+  // Recorded runs by (classname, name), consumed in document order: a name may
+  // repeat (stress runs write one testsuite per sub-run).
+  std::map<std::pair<std::string, std::string>, std::deque<const CaseRuns*>> recorded;
+  if (retries > 0) {
+    for (auto& c : runs) recorded[{c.classname, c.name}].push_back(&c);
+  }
   std::vector<plugin::Result> out;
   out.reserve(cases.size());
   for (auto& c : cases) {
@@ -356,7 +375,51 @@ std::vector<plugin::Result> results_from_cases(const std::vector<plugin::JunitCa
     r.system_err = c.system_err;
     r.name = c.name;
     r.classname = c.classname;
-    out.push_back(std::move(r));
+
+    const CaseRuns* rec = nullptr;
+    if (auto it = recorded.find({c.classname, c.name}); it != recorded.end() && !it->second.empty()) {
+      rec = it->second.front();
+      it->second.pop_front();
+    }
+    if (!rec || rec->runs.empty()) {
+      out.push_back(std::move(r));
+      continue;
+    }
+    // nextest's order: flaky* runs came before the testcase's own run (its
+    // last, passing one), rerun* runs after it (its own is the first failure).
+    std::vector<plugin::Result> seq;
+    auto add = [&](const RecordedRun& x) {
+      plugin::Result e;
+      e.id = r.id;
+      e.status = x.status;
+      e.duration_secs = x.time_secs;
+      e.message = x.message;
+      e.type = x.type;
+      e.text = x.text;
+      e.system_out = x.system_out;
+      e.system_err = x.system_err;
+      e.name = r.name;
+      e.classname = r.classname;
+      seq.push_back(std::move(e));
+    };
+    for (auto& x : rec->runs)
+      if (x.flaky) add(x);
+    seq.push_back(r);
+    for (auto& x : rec->runs)
+      if (!x.flaky) add(x);
+    // More runs than granted (nextest was asked for --retries N): keep the
+    // last N + 1, so the final outcome stays the last one.
+    size_t keep = std::min<size_t>(seq.size(), size_t{retries} + 1);
+    seq.erase(seq.begin(), seq.end() - static_cast<std::ptrdiff_t>(keep));
+    bool shaped = std::all_of(seq.begin(), seq.end() - 1, [](const plugin::Result& x) { return failed(x.status); });
+    if (seq.size() < 2 || !shaped) {
+      out.push_back(std::move(r)); // not a retry sequence nextest writes: the final outcome once
+      continue;
+    }
+    for (size_t i = 0; i < seq.size(); ++i) {
+      seq[i].attempt = static_cast<unsigned>(i + 1);
+      out.push_back(std::move(seq[i]));
+    }
   }
   return out;
 }

@@ -3,7 +3,10 @@
 /// unit tests drive it from fixtures: settings from the [framework] JSON, the
 /// `cargo nextest list` command and its JSON, the batch script (tool config
 /// file + `cargo nextest run -E <filterset>`), and JUnit cases -> results.
-/// JUnit parsing itself is injected: the plugin uses the host's parser.
+/// JUnit parsing itself is injected: the plugin uses the host's parser for
+/// each testcase's outcome. The runs nextest recorded inside a testcase when it
+/// retried it (`<flakyFailure>`, `<rerunFailure>`, ...) do not cross the host's
+/// JUnit extension, so parse_recorded_runs reads those with pugixml.
 #include <map>
 #include <optional>
 #include <string>
@@ -87,7 +90,8 @@ std::string filterset_for(const std::vector<std::pair<std::string, std::string>>
 std::string toml_string(std::string_view s);
 
 /// The tool config file written next to the result: [profile.offload] with
-/// retries = 0 (offload retries across sandboxes itself) and the JUnit path.
+/// retries = 0 (offload decides about retries: on other sandboxes, or in the
+/// batch with --retries N when the host grants them) and the JUnit path.
 std::string tool_config_text(const std::string& junit_path);
 
 /// Everything run_command needs for one batch.
@@ -96,18 +100,60 @@ struct RunPlan {
   std::string config_path; ///< the tool config file it writes
   std::string filterset;
   std::vector<std::string> run_args; ///< cargo nextest run ... (before -E)
+  unsigned retries = 0;              ///< the --retries N passed (0: none)
 };
 
 /// Build the batch script. result_path must be absolute (nextest requires an
 /// absolute --tool-config-file and joins the JUnit path onto its store dir);
-/// a relative one is made absolute against project_dir. Throws
+/// a relative one is made absolute against project_dir. `retries` > 0 adds
+/// `--retries <retries>` (the host's in-process grant): on the command line it
+/// beats every config source, per-test overrides and NEXTEST_RETRIES included,
+/// so nextest runs a failing test at most retries + 1 times. Throws
 /// std::invalid_argument if an ID cannot be mapped to a (binary, test) pair.
 RunPlan run_plan(const Settings& s, const std::vector<std::string>& ids, const std::string& result_path,
                  bool fail_fast, const std::string& project_dir,
-                 const std::map<std::string, std::pair<std::string, std::string>>& known);
+                 const std::map<std::string, std::pair<std::string, std::string>>& known, unsigned retries = 0);
+
+/// One run of a test that nextest recorded inside its `<testcase>` when it
+/// retried the test: a `<flakyFailure>`/`<flakyError>` (an earlier failed run
+/// of a test whose last run passed) or a `<rerunFailure>`/`<rerunError>` (a
+/// later run of a test whose first run is the testcase's own `<failure>` or
+/// `<error>`); see results_from_cases for the order.
+struct RecordedRun {
+  bool flaky = false;                           ///< flaky*: before the testcase's own run; rerun*: after it
+  offload_test_status status = OFFLOAD_TEST_FAILED; ///< FAILED (*Failure) or ERROR (*Error)
+  double time_secs = 0;
+  std::string message, type, text, system_out, system_err;
+};
+/// The recorded runs of one testcase, in document order.
+struct CaseRuns {
+  std::string classname, name;
+  std::vector<RecordedRun> runs;
+};
+/// Every `<testcase>` (under nested testsuites/testsuite, document order, as
+/// the host's parser walks them) with its recorded runs. A run's text is its
+/// own text (nextest's error description) or, failing that, its
+/// `<stackTrace>`. Throws std::invalid_argument on malformed XML. (In
+/// nextest_junit.cpp, the only code here that needs pugixml.)
+std::vector<CaseRuns> parse_recorded_runs(std::string_view xml);
 
 /// JUnit cases (already parsed) -> results, IDs made with test_id_format.
-std::vector<plugin::Result> results_from_cases(const std::vector<plugin::JunitCase>& cases, const std::string& format);
+///
+/// `retries`: the --retries N the batch ran with (the host's echoed grant; 0:
+/// none, and then each case is one result with its final outcome, whatever
+/// nextest recorded, as before in-process retries). With N > 0, a case with
+/// recorded runs (`runs`, matched by classname and name, in order) becomes one
+/// result per run, numbered from 1, in the order nextest ran them (its JUnit
+/// reporter, nextest-runner reporter/aggregator/junit.rs):
+///  - flaky (last run passed): the `<flakyFailure>`/`<flakyError>` runs, then
+///    the testcase itself (the passing run);
+///  - failed on every run: the testcase's own `<failure>`/`<error>` is the
+///    FIRST run, then the `<rerunFailure>`/`<rerunError>` runs.
+/// At most N + 1 runs are reported (the last ones, so the final outcome is
+/// kept); a case whose runs do not fit that shape (a run before the last that
+/// did not fail) is reported once. Cases without recorded runs keep attempt 0.
+std::vector<plugin::Result> results_from_cases(const std::vector<plugin::JunitCase>& cases, const std::string& format,
+                                               const std::vector<CaseRuns>& runs = {}, unsigned retries = 0);
 
 /// Last n bytes of s, prefixed with "..." when cut.
 std::string tail(const std::string& s, size_t n);

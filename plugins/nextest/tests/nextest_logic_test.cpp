@@ -271,3 +271,202 @@ TEST_CASE("results: nextest JUnit through the host parser, final status kept, ID
   auto custom = results_from_cases(cases, "{classname}::{name}");
   CHECK(custom[0].id == "mycrate::tests::adds");
 }
+
+TEST_CASE("run plan: --retries N only when the host grants in-process retries") {
+  Settings s;
+  auto none = run_plan(s, {"mycrate tests::adds"}, "/tmp/r.result", false, "/w", {});
+  CHECK(std::find(none.run_args.begin(), none.run_args.end(), "--retries") == none.run_args.end());
+  CHECK(none.retries == 0);
+  CHECK(none.script.find("--no-fail-fast -E ") != std::string::npos);
+
+  s.package = "core";
+  auto two = run_plan(s, {"mycrate tests::adds"}, "/tmp/r.result", false, "/w", {}, 2);
+  CHECK(two.run_args == std::vector<std::string>{"cargo", "nextest", "run", "--tool-config-file",
+                                                 "offload:/tmp/r.result.nextest.toml", "--profile", "offload",
+                                                 "--no-fail-fast", "--retries", "2", "-p", "core"});
+  CHECK(two.retries == 2);
+  CHECK(two.script.find("--no-fail-fast --retries 2 -p core -E ") != std::string::npos);
+  // The tool config keeps retries = 0: the command line beats it where a grant applies.
+  CHECK(tool_config_text("/tmp/r.result").find("retries = 0\n") != std::string::npos);
+}
+
+namespace {
+
+struct Runs {
+  std::vector<offload::plugin::Result> all;
+  /// The results of one ID, in the order reported.
+  std::vector<offload::plugin::Result> of(const std::string& id) const {
+    std::vector<offload::plugin::Result> out;
+    for (auto& r : all)
+      if (r.id == id) out.push_back(r);
+    return out;
+  }
+};
+
+Runs results_with_retries(const std::string& xml, unsigned retries) {
+  return {results_from_cases(host_parse(xml), "{classname} {name}", parse_recorded_runs(xml), retries)};
+}
+
+std::vector<unsigned> attempts(const std::vector<offload::plugin::Result>& rs) {
+  std::vector<unsigned> out;
+  for (auto& r : rs) out.push_back(r.attempt);
+  return out;
+}
+
+std::vector<offload_test_status> statuses(const std::vector<offload::plugin::Result>& rs) {
+  std::vector<offload_test_status> out;
+  for (auto& r : rs) out.push_back(r.status);
+  return out;
+}
+
+} // namespace
+
+TEST_CASE("recorded runs: every flaky*/rerun* element of each testcase, in document order") {
+  auto cases = parse_recorded_runs(read("junit-retries.xml"));
+  REQUIRE(cases.size() == 5);
+  CHECK(cases[0].name == "tests::adds");
+  CHECK(cases[0].runs.empty());
+  REQUIRE(cases[2].runs.size() == 2);
+  CHECK(cases[2].runs[0].flaky);
+  CHECK(cases[2].runs[0].status == OFFLOAD_TEST_FAILED);
+  CHECK(cases[2].runs[1].status == OFFLOAD_TEST_ERROR); // flakyError
+  CHECK(cases[2].runs[1].message.empty());
+  auto& rerun = cases[3].runs.at(0);
+  CHECK_FALSE(rerun.flaky);
+  CHECK(rerun.time_secs == doctest::Approx(0.011));
+  CHECK(rerun.message == "thread 'tests::always_fails' panicked at src/lib.rs:31:9");
+  CHECK(rerun.type == "test failure with exit code 101");
+  // The description is the element's own text, without the indentation before <system-out>.
+  CHECK(rerun.text == "thread 'tests::always_fails' panicked at src/lib.rs:31:9:\nassertion `left == right` failed "
+                      "(run 2)\n  left: 1\n right: 2");
+  CHECK(rerun.system_out.find("FAILED (run 2)") != std::string::npos);
+  CHECK(rerun.system_err.find("(run 2)") != std::string::npos);
+  CHECK(cases[4].classname == "mycrate::bin/cli");
+
+  // Older reports with the text in <stackTrace> (junit-batch.xml) are read too.
+  auto old = parse_recorded_runs(read("junit-batch.xml"));
+  REQUIRE(old.size() == 5);
+  REQUIRE(old[1].runs.size() == 1);
+  CHECK(old[1].runs[0].text.find("assertion `left == right` failed") != std::string::npos);
+  CHECK_THROWS_AS(parse_recorded_runs("<testsuites><testsuite>"), std::invalid_argument);
+}
+
+TEST_CASE("results with --retries: a flaky test is its failed runs, then the passing testcase") {
+  auto r = results_with_retries(read("junit-retries.xml"), 2);
+  auto once = r.of("mycrate tests::flaky_once");
+  REQUIRE(once.size() == 2);
+  CHECK(attempts(once) == std::vector<unsigned>{1, 2});
+  CHECK(statuses(once) == std::vector<offload_test_status>{OFFLOAD_TEST_FAILED, OFFLOAD_TEST_PASSED});
+  CHECK(once[0].message == "thread 'tests::flaky_once' panicked at src/lib.rs:40:9");
+  CHECK(once[0].text.find("connection refused (first run)") != std::string::npos);
+  CHECK(once[0].duration_secs == doctest::Approx(0.017));
+  CHECK(once[0].system_err.find("RUST_BACKTRACE") != std::string::npos);
+  CHECK(once[1].duration_secs == doctest::Approx(0.006));
+  CHECK(once[1].message.empty());
+  for (auto& x : once) {
+    CHECK(x.name == "tests::flaky_once");
+    CHECK(x.classname == "mycrate");
+  }
+
+  auto twice = r.of("mycrate tests::flaky_twice");
+  CHECK(attempts(twice) == std::vector<unsigned>{1, 2, 3});
+  CHECK(statuses(twice) ==
+        std::vector<offload_test_status>{OFFLOAD_TEST_FAILED, OFFLOAD_TEST_ERROR, OFFLOAD_TEST_PASSED});
+  CHECK(twice[1].type == "test exited with code 0, but leaked handles so was marked failed");
+
+  // A test that ran once keeps attempt 0.
+  auto adds = r.of("mycrate tests::adds");
+  REQUIRE(adds.size() == 1);
+  CHECK(adds[0].attempt == 0);
+  CHECK(adds[0].status == OFFLOAD_TEST_PASSED);
+}
+
+TEST_CASE("results with --retries: a test failing every run is the testcase's failure first, then the reruns") {
+  auto r = results_with_retries(read("junit-retries.xml"), 2);
+  auto f = r.of("mycrate tests::always_fails");
+  REQUIRE(f.size() == 3);
+  CHECK(attempts(f) == std::vector<unsigned>{1, 2, 3});
+  CHECK(statuses(f) ==
+        std::vector<offload_test_status>{OFFLOAD_TEST_FAILED, OFFLOAD_TEST_FAILED, OFFLOAD_TEST_FAILED});
+  for (int i = 0; i < 3; ++i) {
+    auto run = "(run " + std::to_string(i + 1) + ")";
+    CHECK_MESSAGE(f[i].text.find(run) != std::string::npos, f[i].text);
+    CHECK_MESSAGE(f[i].system_out.find(run) != std::string::npos, f[i].system_out);
+    CHECK(f[i].type == "test failure with exit code 101");
+  }
+  CHECK(f[0].duration_secs == doctest::Approx(0.012));
+  CHECK(f[2].duration_secs == doctest::Approx(0.013));
+
+  // Error, then failure: each run keeps its own kind.
+  auto e = r.of("mycrate::bin/cli spawns_helper");
+  CHECK(attempts(e) == std::vector<unsigned>{1, 2});
+  CHECK(statuses(e) == std::vector<offload_test_status>{OFFLOAD_TEST_ERROR, OFFLOAD_TEST_FAILED});
+  CHECK(e[0].type == "execution failure");
+  CHECK(e[0].system_out == "(process failed to start)");
+  CHECK(e[1].message == "thread 'spawns_helper' panicked at src/main.rs:88:5");
+  CHECK(e[1].duration_secs == doctest::Approx(0.3));
+}
+
+TEST_CASE("results with --retries: never more runs than granted, the last ones kept") {
+  auto r = results_with_retries(read("junit-retries.xml"), 1);
+  auto f = r.of("mycrate tests::always_fails");
+  REQUIRE(f.size() == 2);
+  CHECK(attempts(f) == std::vector<unsigned>{1, 2});
+  CHECK(f[0].text.find("(run 2)") != std::string::npos);
+  CHECK(f[1].text.find("(run 3)") != std::string::npos);
+  auto twice = r.of("mycrate tests::flaky_twice");
+  CHECK(statuses(twice) == std::vector<offload_test_status>{OFFLOAD_TEST_ERROR, OFFLOAD_TEST_PASSED});
+}
+
+TEST_CASE("results without a grant: one result per test, its final outcome, whatever nextest recorded") {
+  auto xml = read("junit-retries.xml");
+  auto r = results_with_retries(xml, 0);
+  CHECK(r.all.size() == 5);
+  for (auto& x : r.all) CHECK(x.attempt == 0);
+  CHECK(r.of("mycrate tests::flaky_twice").at(0).status == OFFLOAD_TEST_PASSED);
+  auto f = r.of("mycrate tests::always_fails").at(0);
+  CHECK(f.status == OFFLOAD_TEST_FAILED);
+  CHECK(f.text.find("(run 1)") != std::string::npos); // nextest's testcase is the first run
+  // The same as without recorded runs at all (the plugin does not parse them then).
+  auto plain = results_from_cases(host_parse(xml), "{classname} {name}");
+  REQUIRE(plain.size() == r.all.size());
+  for (size_t i = 0; i < plain.size(); ++i) {
+    CHECK(plain[i].id == r.all[i].id);
+    CHECK(plain[i].status == r.all[i].status);
+  }
+}
+
+TEST_CASE("results with --retries: flaky-result = fail, odd shapes, names repeated across testsuites") {
+  // flaky-result = "fail": the passing last run is reported as a failure of
+  // type "flaky failure", the earlier runs stay flakyFailure. Every run failed.
+  const std::string flaky_fail = R"xml(<testsuites><testsuite name="b">
+    <testcase name="t" classname="b" time="0.002">
+        <failure message="(nextest's flaky-result message)" type="flaky failure"/>
+        <flakyFailure time="0.004" message="first" type="test failure with exit code 101">first run</flakyFailure>
+    </testcase></testsuite></testsuites>)xml";
+  auto ff = results_with_retries(flaky_fail, 1).all;
+  REQUIRE(ff.size() == 2);
+  CHECK(ff[0].message == "first");
+  CHECK(ff[1].type == "flaky failure");
+  CHECK(statuses(ff) == std::vector<offload_test_status>{OFFLOAD_TEST_FAILED, OFFLOAD_TEST_FAILED});
+  CHECK(attempts(ff) == std::vector<unsigned>{1, 2});
+
+  // A rerunFailure under a passing testcase is not a shape nextest writes
+  // (a run before the last would have passed): the final outcome, once.
+  const std::string odd = R"(<testsuites><testsuite name="b"><testcase name="t" classname="b">
+      <rerunFailure message="x" type="y">z</rerunFailure></testcase></testsuite></testsuites>)";
+  auto o = results_with_retries(odd, 2).all;
+  REQUIRE(o.size() == 1);
+  CHECK(o[0].attempt == 0);
+  CHECK(o[0].status == OFFLOAD_TEST_PASSED);
+
+  // Stress runs repeat a test in one testsuite per sub-run: matched in order.
+  const std::string stress = R"(<testsuites>
+    <testsuite name="b@stress-0"><testcase name="t" classname="b" time="0.1"/></testsuite>
+    <testsuite name="b@stress-1"><testcase name="t" classname="b" time="0.2">
+      <flakyFailure time="0.3" message="m" type="test failure with exit code 101">boom</flakyFailure>
+    </testcase></testsuite></testsuites>)";
+  auto st = results_with_retries(stress, 1).all;
+  CHECK(attempts(st) == std::vector<unsigned>{0, 1, 2});
+  CHECK(st[1].duration_secs == doctest::Approx(0.3));
+}
