@@ -31,6 +31,10 @@ def main():
             put("default_framework", p.name,
                 b"0 0" + SEP + b"{classname}::{name}" + SEP + b"tests.a::test_one\ntests.b::test_two\n" + SEP + rd(p))
     put("nextest_results", "batch.xml", b"{classname} {name}" + SEP + rd(ROOT / "plugins/nextest/tests/data/junit-batch.xml"))
+    # nextest's recorded runs; the format's length % 3 is the --retries (19: 1, 20: 2).
+    retries = rd(ROOT / "plugins/nextest/tests/data/junit-retries.xml")
+    put("nextest_results", "retries-1.xml", b"{classname}::{name}" + SEP + retries)
+    put("nextest_results", "retries-2.xml", b"{classname} - {name}" + SEP + retries)
 
     for p in sorted((ROOT / "tests/fixtures/configs").iterdir()):
         put("config", p.name, rd(p))
