@@ -685,7 +685,9 @@ struct Executor::State {
       if (it != by_id.end() && it->second.status == AttemptStatus::NotRun) {
         // The framework says why it did not run (collection error, bail-out, ...).
         a.status = AttemptStatus::NotRun;
-        a.cause = it->second.message.empty() ? missing_cause : "not run: " + it->second.message;
+        a.cause = it->second.message.empty()
+                      ? "not run: framework " + framework.plugin_name() + " reported it as not run, without a reason"
+                      : "not run: " + it->second.message;
         a.text = it->second.text;
       } else if (it != by_id.end()) {
         auto& r = it->second;

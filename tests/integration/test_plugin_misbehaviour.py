@@ -237,6 +237,20 @@ def test_no_in_process_grant_keeps_every_retry_on_another_sandbox(plugins, proje
     assert r.err.count("but only 0 in-process retries were allowed") == 2, r
 
 
+def test_not_run_reported_by_the_framework_still_has_a_cause(plugins, project):
+    """OFFLOAD_TEST_NOT_RUN from the plugin: its message is the cause; without
+    one the cause says so (never empty). Such tests are run again (at most
+    twice) before they end not-run."""
+    tests = {"ok1": "pass", "quiet1": "pass", "said1": "pass"}
+    framework_project(project, tests)
+    r = run_offload("run", "--plugin-dir", plugins["framework"], cwd=project, env={"BAD_FW_MODE": "notrun"})
+    assert r.rc == 1, r
+    outcomes, causes = accounted(r, tests)
+    assert outcomes == {"ok1": "passed", "quiet1": "not-run", "said1": "not-run"}, r
+    assert causes["said1"] == "not run: bailed out", causes
+    assert causes["quiet1"] == ("not run: framework test.bad-framework reported it as not run, without a reason"), causes
+
+
 def test_framework_table_too_small_is_refused(plugins, project):
     framework_project(project, {"a": "pass"})
     r = run_offload("run", "--plugin-dir", plugins["framework"], cwd=project, env={"BAD_FW_MODE": "small_table"})
