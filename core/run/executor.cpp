@@ -539,6 +539,7 @@ struct Executor::State {
       keep = static_cast<size_t>(b.in_process) + 1;
     }
     runs.resize(keep);
+    if (keep == 1) runs.back().attempt = 0; // what counts is one plain run
     by_id[id] = std::move(runs.back());
     runs.pop_back();
     if (!runs.empty()) earlier[id] = std::move(runs);
