@@ -86,7 +86,7 @@ def process_gone(pid: int, wait=3.0) -> bool:
     while time.time() < deadline:
         try:
             state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-        except (FileNotFoundError, ProcessLookupError, IndexError):
+        except (OSError, IndexError):  # gone or unreadable mid-scan
             return True
         if state in ("Z", "X"):
             return True
@@ -102,7 +102,7 @@ def pgroup_members(pgid: int):
             continue
         try:
             fields = (d / "stat").read_text().rsplit(")", 1)[1].split()
-        except (FileNotFoundError, ProcessLookupError, IndexError):
+        except (OSError, IndexError):  # gone or unreadable mid-scan
             continue
         if int(fields[2]) == pgid and fields[0] not in ("Z", "X"):
             out.append(int(d.name))

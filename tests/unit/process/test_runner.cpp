@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -70,8 +71,20 @@ bool group_alive(int pgid) {
     if (e->d_name[0] < '0' || e->d_name[0] > '9') {
       continue;
     }
-    std::ifstream in(std::string("/proc/") + e->d_name + "/stat");
-    std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    // read(2), not an ifstream: a process that exits while we read makes the
+    // read fail with ESRCH, which libstdc++'s streambuf turns into an exception.
+    std::string stat;
+    int fd = ::open((std::string("/proc/") + e->d_name + "/stat").c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+      continue;
+    }
+    char buf[1024];
+    ssize_t n = ::read(fd, buf, sizeof buf);
+    ::close(fd);
+    if (n <= 0) {
+      continue;
+    }
+    stat.assign(buf, static_cast<size_t>(n));
     const auto close = stat.rfind(')');
     if (close == std::string::npos) {
       continue;
