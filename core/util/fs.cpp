@@ -4,6 +4,7 @@
 #include <cstring>
 #include <fcntl.h>
 #include <filesystem>
+#include <functional>
 #include <fstream>
 #include <sstream>
 #include <unistd.h>
@@ -23,7 +24,7 @@ std::optional<std::string> read_file(const std::string& path, std::string* error
   return std::move(ss).str();
 }
 
-std::string write_file_atomic(const std::string& path, std::string_view data) {
+std::string write_file_atomic_streamed(const std::string& path, const std::function<void(const ByteSink&)>& produce) {
   namespace fs = std::filesystem;
   fs::path target(path);
   std::error_code ec;
@@ -35,30 +36,34 @@ std::string write_file_atomic(const std::string& path, std::string_view data) {
   if (fd < 0) {
     return tmp + ": " + std::strerror(errno);
   }
-  const char* p = data.data();
-  size_t left = data.size();
-  while (left > 0) {
-    ssize_t n = ::write(fd, p, left);
-    if (n < 0) {
-      if (errno == EINTR) {
+  std::string err;
+  produce([&](std::string_view data) {
+    while (err.empty() && !data.empty()) {
+      ssize_t n = ::write(fd, data.data(), data.size());
+      if (n < 0) {
+        if (errno != EINTR) {
+          err = tmp + ": " + std::strerror(errno);
+        }
         continue;
       }
-      std::string err = tmp + ": " + std::strerror(errno);
-      ::close(fd);
-      ::unlink(tmp.c_str());
-      return err;
+      data.remove_prefix(static_cast<size_t>(n));
     }
-    p += n;
-    left -= static_cast<size_t>(n);
+  });
+  if (err.empty()) {
+    ::fsync(fd);
   }
-  ::fsync(fd);
   ::close(fd);
-  if (::rename(tmp.c_str(), path.c_str()) != 0) {
-    std::string err = path + ": " + std::strerror(errno);
-    ::unlink(tmp.c_str());
-    return err;
+  if (err.empty() && ::rename(tmp.c_str(), path.c_str()) != 0) {
+    err = path + ": " + std::strerror(errno);
   }
-  return {};
+  if (!err.empty()) {
+    ::unlink(tmp.c_str());
+  }
+  return err;
+}
+
+std::string write_file_atomic(const std::string& path, std::string_view data) {
+  return write_file_atomic_streamed(path, [&](const ByteSink& write) { write(data); });
 }
 
 std::string make_dirs(const std::string& path) {
