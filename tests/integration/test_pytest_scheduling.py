@@ -84,8 +84,9 @@ STAMPING_TEST = """
 """
 
 
-def read_stamps(proj):
-    return sorted((json.loads(l) for l in (proj / "stamps.jsonl").read_text().splitlines()), key=lambda s: s["start"])
+def read_stamps(proj, name="stamps.jsonl"):
+    """The stamps the tests wrote, by start time."""
+    return sorted((json.loads(l) for l in (proj / name).read_text().splitlines()), key=lambda s: s["start"])
 
 
 def test_retries_run_at_once_on_different_sandboxes(tmp_path):
@@ -550,7 +551,7 @@ def test_history_flaky_test_retries_in_process_instead_of_a_pretry(tmp_path):
         write(proj / "offload.toml", config(f"[groups.all]\nretry_count = 1\n{group_extra}", parallel=3, extra=hist))
         r = run_offload("run", cwd=proj, env={"RUN_ID": run_id})
         assert r.rc in (0, 2), r
-        return r, read_stamps_of(proj, run_id)
+        return r, read_stamps(proj, "stamps-" + run_id)
 
     (proj / "markers" / "warm2").touch()              # passes at once in the second warm-up run
     assert run("warm1")[0].outcomes()[tid] == "flaky"
@@ -569,9 +570,3 @@ def test_history_flaky_test_retries_in_process_instead_of_a_pretry(tmp_path):
     assert len(stamps) == 2 and stamps[0]["pid"] != stamps[1]["pid"], stamps
     assert stamps[1]["start"] < stamps[0]["end"], stamps              # started up front, not after the failure
 
-
-def read_stamps_of(proj, run_id):
-    path = proj / ("stamps-" + run_id)
-    if not path.exists():
-        return []
-    return sorted((json.loads(l) for l in path.read_text().splitlines()), key=lambda s: s["start"])
